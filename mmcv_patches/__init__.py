@@ -1,0 +1,5 @@
+"""Runtime fixes to mmengine/mmcv-lite, applied once by ``import ssd_npu``."""
+
+
+def apply() -> None:
+    """Apply every patch (idempotent)."""
