@@ -26,6 +26,6 @@ def register_all_modules(init_default_scope: bool = True) -> None:
         DefaultScope.get_instance('ssd_npu', scope_name='ssd_npu')
     elif current.scope_name != 'ssd_npu':
         warnings.warn(f'The current default scope "{current.scope_name}" is not "ssd_npu"; '
-                      'switching to a new scope "ssd_npu".')
+                      'switching to a new scope "ssd_npu".', stacklevel=2)
         new_name = f'ssd_npu-{datetime.datetime.now()}'
         DefaultScope.get_instance(new_name, scope_name='ssd_npu')
