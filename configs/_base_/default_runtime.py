@@ -1,0 +1,37 @@
+# Runtime shared by every config: hooks, logging, checkpoints, environment.
+default_scope = 'ssd_npu'
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    # One checkpoint per epoch, the newest 3 kept; `--resume` picks the newest complete one.
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_best='auto'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='DetVisualizationHook'))
+
+custom_hooks = [
+    # Images/s per device and in total, device memory, and an end-of-epoch throughput summary.
+    dict(type='ThroughputHook'),
+    # Reseeds every RNG from (seed, epoch) at each epoch start, so that a resumed run repeats
+    # exactly what an uninterrupted run would have done from that epoch on.
+    dict(type='EpochSeedHook'),
+    # Counts the samples the datasets skipped (corrupt images, broken boxes) and reports once per epoch.
+    dict(type='BadSampleReportHook'),
+]
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    # opencv_num_threads=0: each dataloader worker is one process; OpenCV's own threads would only
+    # oversubscribe the cores (mmdetection users report the device idling on the CPU pipeline).
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # The backend is chosen per device by mmcv_patches.dist_utils (hccl / nccl / gloo).
+    dist_cfg=dict(backend='auto'))
+
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
+
+log_level = 'INFO'
+load_from = None
+resume = False

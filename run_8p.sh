@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Train on NPROC devices (default 8) of this machine, or on several machines:
+#   bash run_8p.sh [CONFIG] [tools/train.py options]
+#   NPROC=2 bash run_8p.sh configs/synthetic_demo.py          # 2 processes (gloo on CPU)
+#   NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 bash run_8p.sh  # then NODE_RANK=1 on the second machine
+# Default config: configs/ssd300_coco.py. The log goes to WORK_DIR (default work_dirs/<config name>).
+set -euo pipefail
+cd "$(dirname "$0")"
+CONFIG=${1:-configs/ssd300_coco.py}
+shift $(( $# > 0 ? 1 : 0 ))
+source tools/launch_env.sh
+WORK_DIR=${WORK_DIR:-work_dirs/$(basename "$CONFIG" .py)}
+mkdir -p "$WORK_DIR"
+LOG="$WORK_DIR/run_8p_$(date +%Y%m%d_%H%M%S).log"
+NPROC=${NPROC:-8}
+echo "device: $DEVICE, processes per machine: $NPROC, machines: ${NNODES:-1}, config: $CONFIG, log: $LOG"
+"$PYTHON" -m torch.distributed.run \
+    --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" \
+    --master_addr="${MASTER_ADDR:-127.0.0.1}" --master_port="${MASTER_PORT:-29500}" \
+    --nproc_per_node="$NPROC" \
+    tools/train.py "$CONFIG" --launcher pytorch --work-dir "$WORK_DIR" "$@" 2>&1 | tee "$LOG"

@@ -1,0 +1,87 @@
+"""Turn command-line flags into config entries, the way mmdetection's tools do."""
+import os
+import os.path as osp
+from typing import Optional
+
+from mmengine.config import Config
+
+from mmcv_patches.optimizer import amp_optim_wrapper
+from ssd_npu.utils.device import dist_backend, get_device
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Read a config file and merge ``--cfg-options`` into it."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'Config file not found: {path}')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def _default_work_dir(config_path: str) -> str:
+    return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def _apply_common(cfg: Config, config_path: str, work_dir: Optional[str], launcher: str,
+                  device: Optional[str]) -> None:
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = _default_work_dir(config_path)
+    if device is not None:
+        os.environ['SSD_NPU_DEVICE'] = device
+    env_cfg = cfg.setdefault('env_cfg', {})
+    dist_cfg = env_cfg.setdefault('dist_cfg', {})
+    if dist_cfg.get('backend', 'auto') == 'auto':
+        dist_cfg['backend'] = dist_backend(get_device())
+
+
+def setup_train_config(cfg: Config, args) -> Config:
+    """Apply ``tools/train.py``'s flags to ``cfg`` (in place) and return it.
+
+    ``args`` carries ``config, work_dir, resume, amp, opt_level, launcher, seed, deterministic,
+    device, auto_scale_lr``.
+    """
+    _apply_common(cfg, args.config, args.work_dir, args.launcher, args.device)
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    if args.amp or args.opt_level is not None:
+        cfg.optim_wrapper = amp_optim_wrapper(cfg.optim_wrapper, opt_level=args.opt_level, amp=args.amp,
+                                              device=get_device())
+    if args.auto_scale_lr:
+        cfg.setdefault('auto_scale_lr', {})['enable'] = True
+    if args.seed is not None or args.deterministic:
+        randomness = cfg.setdefault('randomness', {})
+        if args.seed is not None:
+            randomness['seed'] = args.seed
+        randomness['deterministic'] = args.deterministic or randomness.get('deterministic', False)
+    return cfg
+
+
+def setup_test_config(cfg: Config, args) -> Config:
+    """Apply ``tools/test.py``'s flags to ``cfg`` (in place) and return it.
+
+    ``args`` carries ``config, checkpoint, work_dir, out, show, show_dir, show_gt, launcher, device``.
+    """
+    _apply_common(cfg, args.config, args.work_dir, args.launcher, args.device)
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        hook = cfg.default_hooks.setdefault('visualization', dict(type='DetVisualizationHook'))
+        hook['draw'] = True
+        hook['show'] = args.show
+        hook['draw_gt'] = args.show_gt
+        if args.show_dir:
+            hook['test_out_dir'] = osp.abspath(args.show_dir)
+    if args.out is not None:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out must name a .pkl or .pickle file, got {args.out}')
+        dump = dict(type='DumpResults', out_file_path=args.out)
+        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+        cfg.test_evaluator = [*evaluators, dump]
+    return cfg

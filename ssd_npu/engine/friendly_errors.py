@@ -1,0 +1,102 @@
+"""Turn the usual start-up mistakes into short messages that say what to do.
+
+An unknown ``type`` in a config, a misspelt constructor argument, a missing dataset or config
+file otherwise surface as long tracebacks from deep inside mmengine. The command-line tools
+run inside :func:`friendly_errors`; ``SSD_NPU_DEBUG=1`` shows the full traceback as well.
+"""
+import contextlib
+import difflib
+import inspect
+import os
+import re
+import sys
+import traceback
+from typing import Iterator, Optional
+
+from mmengine.registry import Registry
+
+_UNKNOWN_TYPE = re.compile(r'(\S+) is not in the (\S+)::(\S+) registry')
+_UNEXPECTED_ARG = re.compile(r"got an unexpected keyword argument '(\w+)'")
+_CLASS_CONTEXT = re.compile(r'class `(\w+)` in')
+
+
+def _all_registries() -> list:
+    import ssd_npu.registry as registries
+
+    return [value for value in vars(registries).values() if isinstance(value, Registry)]
+
+
+def _names_in(registry: Registry) -> list:
+    names = set()
+    while registry is not None:
+        names.update(registry.module_dict)
+        registry = registry.parent
+    return sorted(names)
+
+
+def explain_unknown_type(message: str) -> Optional[str]:
+    """For mmengine's "X is not in the scope::name registry", list the closest registered names."""
+    match = _UNKNOWN_TYPE.search(message)
+    if match is None:
+        return None
+    type_name, _, registry_name = match.groups()
+    candidates = []
+    for registry in _all_registries():
+        if registry.name == registry_name:
+            candidates = _names_in(registry)
+    close = difflib.get_close_matches(type_name, candidates, n=5, cutoff=0.5)
+    hint = f' Did you mean: {", ".join(close)}?' if close else ''
+    return f'Unknown {registry_name} type "{type_name}" in the config.{hint}'
+
+
+def explain_unexpected_argument(message: str) -> Optional[str]:
+    """For "X() got an unexpected keyword argument 'y'", list the arguments X does take."""
+    arg_match = _UNEXPECTED_ARG.search(message)
+    if arg_match is None:
+        return None
+    argument = arg_match.group(1)
+    class_match = _CLASS_CONTEXT.search(message)
+    if class_match is None:
+        return f'Unknown argument "{argument}" in the config.'
+    class_name = class_match.group(1)
+    parameters = []
+    for registry in _all_registries():
+        cls = registry.get(class_name)
+        if cls is not None:
+            signature = inspect.signature(cls)
+            parameters = [name for name in signature.parameters if name not in ('args', 'kwargs')]
+            break
+    close = difflib.get_close_matches(argument, parameters, n=3, cutoff=0.5)
+    hint = f' Did you mean: {", ".join(close)}?' if close else ''
+    accepted = f' {class_name} accepts: {", ".join(parameters)}.' if parameters else ''
+    return f'{class_name} has no argument "{argument}" (check the config).{hint}{accepted}'
+
+
+def explain(error: BaseException) -> str:
+    """A one-paragraph explanation of ``error`` for the user."""
+    message = str(error)
+    for explainer in (explain_unknown_type, explain_unexpected_argument):
+        explanation = explainer(message)
+        if explanation is not None:
+            return explanation
+    if isinstance(error, FileNotFoundError):
+        return (f'{message}\nFor COCO, place the data as data/coco/annotations/instances_*2017.json, '
+                'data/coco/train2017/, data/coco/val2017/ (see README), or set data_root with '
+                '--cfg-options; the synthetic demo needs no download: configs/synthetic_demo.py.')
+    return f'{type(error).__name__}: {message}'
+
+
+@contextlib.contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Run the body; on an exception print a short explanation and exit with status 1."""
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as error:  # noqa: BLE001 - the top-level handler of a command-line tool
+        if os.environ.get('SSD_NPU_DEBUG'):
+            traceback.print_exc()
+        print(f'ERROR: {explain(error)}', file=sys.stderr)
+        if not os.environ.get('SSD_NPU_DEBUG'):
+            print('(set SSD_NPU_DEBUG=1 for the full traceback)', file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,41 @@
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [options]`` (mmdetection's flags)."""
+import argparse
+
+from mmengine.config import DictAction
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (and evaluate) an SSD detector')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', help='checkpoint file (loaded safely: no pickled code runs)')
+    parser.add_argument('--work-dir', help='where the evaluation log goes')
+    parser.add_argument('--out', help='dump the raw predictions to this .pkl file')
+    parser.add_argument('--show', action='store_true', help='show the predictions in a window')
+    parser.add_argument('--show-dir', help='write every test image with its predicted boxes into this folder')
+    parser.add_argument('--show-gt', action='store_true', help='also draw the ground truth')
+    parser.add_argument('--device', choices=['npu', 'cuda', 'cpu'], help='default: npu > cuda > cpu')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. test_dataloader.batch_size=4')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    from ssd_npu.engine.friendly_errors import friendly_errors
+
+    with friendly_errors():
+        from mmengine.runner import Runner
+
+        from ssd_npu.engine.config_setup import load_config, setup_test_config
+        from ssd_npu.utils import register_all_modules
+
+        register_all_modules(init_default_scope=False)
+        cfg = setup_test_config(load_config(args.config, args.cfg_options), args)
+        runner = Runner.from_cfg(cfg)
+        runner.test()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,45 @@
+"""Train a detector: ``python tools/train.py CONFIG [options]`` (mmdetection's flags)."""
+import argparse
+
+from mmengine.config import DictAction
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train an SSD detector')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--work-dir', help='logs and checkpoints (default ./work_dirs/<config name>)')
+    parser.add_argument('--resume', nargs='?', const='auto', default=None, metavar='CKPT',
+                        help='resume from CKPT, or without a path from the newest checkpoint in the work dir')
+    parser.add_argument('--amp', action='store_true', help='mixed precision: autocast + dynamic loss scaling')
+    parser.add_argument('--opt-level', choices=['O0', 'O1', 'O2'],
+                        help='apex-style level of the old product: O0 = fp32, O1/O2 = --amp')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the LR to the real total batch (on by default in our configs)')
+    parser.add_argument('--device', choices=['npu', 'cuda', 'cpu'], help='default: npu > cuda > cpu')
+    parser.add_argument('--seed', type=int, help='random seed')
+    parser.add_argument('--deterministic', action='store_true', help='deterministic algorithms')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. train_dataloader.batch_size=4')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    from ssd_npu.engine.friendly_errors import friendly_errors
+
+    with friendly_errors():
+        from mmengine.runner import Runner
+
+        from ssd_npu.engine.config_setup import load_config, setup_train_config
+        from ssd_npu.utils import register_all_modules
+
+        register_all_modules(init_default_scope=False)
+        cfg = setup_train_config(load_config(args.config, args.cfg_options), args)
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+
+
+if __name__ == '__main__':
+    main()
