@@ -1,0 +1,103 @@
+"""Ground truth of an evaluated data sample, mapped back to original-image pixels.
+
+The test pipeline resizes (and may flip) the image together with its boxes, so ``gt_instances``
+and ``ignored_instances`` are in the pixels of the network input, while predictions come back
+rescaled to the original image (``SSD.predict(rescale=True)``). Metrics compare in original
+pixels, as the official COCO/VOC tools do.
+"""
+import warnings
+from typing import Mapping, Tuple
+
+import numpy as np
+import torch
+
+
+def to_numpy(value, dtype=None) -> np.ndarray:
+    """A tensor (any device/dtype, e.g. bf16 on an NPU) or array as a numpy array."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().float().cpu() if value.is_floating_point() else value.detach().cpu()
+        value = value.numpy()
+    return np.asarray(value, dtype=dtype)
+
+
+def _as_mapping(value) -> Mapping:
+    """InstanceData (or its ``to_dict()``) as a mapping."""
+    return value.to_dict() if hasattr(value, 'to_dict') else value
+
+
+def boxes_to_original(bboxes: np.ndarray, data_sample: Mapping) -> np.ndarray:
+    """Undo the test pipeline's flip and resize on xyxy boxes.
+
+    Args:
+        bboxes: (N, 4) xyxy in the pixels of the transformed image (``img_shape``).
+        data_sample: metainfo with ``scale_factor`` (w_scale, h_scale) and optionally ``flip``,
+            ``flip_direction`` and ``img_shape`` (h, w).
+
+    Returns:
+        (N, 4) float32 xyxy in original-image pixels.
+    """
+    bboxes = np.array(bboxes, dtype=np.float32).reshape(-1, 4)
+    if data_sample.get('flip', False):
+        # Flip happens after Resize in mmdetection pipelines, i.e. in img_shape coordinates.
+        height, width = data_sample['img_shape'][:2]
+        direction = data_sample.get('flip_direction', 'horizontal')
+        if direction in ('horizontal', 'diagonal'):
+            bboxes[:, [0, 2]] = width - bboxes[:, [2, 0]]
+        if direction in ('vertical', 'diagonal'):
+            bboxes[:, [1, 3]] = height - bboxes[:, [3, 1]]
+    scale = data_sample.get('scale_factor', (1.0, 1.0))
+    w_scale, h_scale = float(scale[0]), float(scale[1])
+    return bboxes / np.array([w_scale, h_scale, w_scale, h_scale], dtype=np.float32)
+
+
+def _instances(data_sample: Mapping, key: str) -> Tuple[np.ndarray, np.ndarray]:
+    instances = _as_mapping(data_sample.get(key)) if data_sample.get(key) is not None else {}
+    if 'bboxes' not in instances:
+        return np.zeros((0, 4), dtype=np.float32), np.zeros((0,), dtype=np.int64)
+    bboxes = boxes_to_original(to_numpy(instances['bboxes'], np.float32), data_sample)
+    return bboxes, to_numpy(instances['labels'], np.int64).reshape(-1)
+
+
+def original_ground_truth(data_sample: Mapping) -> dict:
+    """The GT of one evaluated sample in original-image pixels.
+
+    Args:
+        data_sample: ``DetDataSample.to_dict()``: ``gt_instances`` (bboxes FloatTensor[N, 4] xyxy
+            in transformed-image pixels, labels LongTensor[N] 0-based), optional
+            ``ignored_instances`` (crowd / difficult boxes, same fields), ``ori_shape`` (h, w),
+            ``scale_factor`` (w, h), ``img_id``.
+
+    Returns:
+        dict with ``bboxes`` (N, 4) float32, ``labels`` (N,) int64, ``bboxes_ignore`` (K, 4),
+        ``labels_ignore`` (K,), all in original pixels.
+
+    Raises:
+        KeyError: the sample has no ``gt_instances`` (the pipeline did not load annotations).
+    """
+    if data_sample.get('gt_instances') is None:
+        raise KeyError(f'data sample of image {data_sample.get("img_id")} has no gt_instances: the '
+                       'metric needs the ground truth from the pipeline (LoadAnnotations + PackDetInputs) '
+                       'when no annotation file is given')
+    bboxes, labels = _instances(data_sample, 'gt_instances')
+    bboxes_ignore, labels_ignore = _instances(data_sample, 'ignored_instances')
+    _warn_if_outside(np.concatenate([bboxes, bboxes_ignore]), data_sample)
+    return dict(bboxes=bboxes, labels=labels, bboxes_ignore=bboxes_ignore, labels_ignore=labels_ignore)
+
+
+def _warn_if_outside(bboxes: np.ndarray, data_sample: Mapping) -> None:
+    """Warn when undoing the resize pushes GT well outside the original image.
+
+    That happens when the pipeline loaded annotations *after* Resize (mmdetection's test pipelines
+    do this), so the boxes were never resized and dividing by ``scale_factor`` is wrong.
+    """
+    if 'ori_shape' not in data_sample or bboxes.size == 0:
+        return
+    height, width = data_sample['ori_shape'][:2]
+    size = np.array([width, height, width, height], dtype=np.float32)
+    # 1 px + 2% slack: annotation tools put boxes on the border or one pixel past it.
+    margin = size * 0.02 + 1
+    if np.any(bboxes > size + margin) or np.any(bboxes < -margin):
+        # No image id in the text: Python then shows the warning once, not once per image.
+        warnings.warn('GT boxes lie outside the original image after undoing the resize: the test '
+                      'pipeline must run LoadAnnotations before Resize so the boxes are resized with '
+                      'the image', stacklevel=3)
