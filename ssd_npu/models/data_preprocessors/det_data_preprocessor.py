@@ -1,0 +1,97 @@
+"""Batch collation and normalisation on the target device (mmdetection 3.x's DetDataPreprocessor)."""
+import math
+from numbers import Number
+from typing import List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmengine.model import ImgDataPreprocessor
+from torch import Tensor
+
+from ssd_npu.registry import MODELS
+from ssd_npu.structures import DetDataSample
+
+
+@MODELS.register_module()
+class DetDataPreprocessor(ImgDataPreprocessor):
+    """Moves a batch to the model's device, then stacks, converts and normalises it there.
+
+    The uint8 images travel to the device as uint8 (4x less to copy than
+    float) and the float conversion, BGR->RGB swap, ``(x - mean) / std`` and
+    padding run on the device. When every image of the batch has the same
+    shape (SSD resizes to a fixed size) they are stacked first, so the
+    normalisation is one batched op instead of one op per image.
+
+    Args:
+        mean, std: per-channel values in the channel order after the
+            optional swap (RGB for ``bgr_to_rgb=True``), in 0-255 pixel units.
+        pad_size_divisor: pad height and width up to a multiple of this.
+        pad_value: value of the padded pixels (after normalisation).
+        bgr_to_rgb, rgb_to_bgr: swap the channel order of 3-channel inputs.
+        boxtype2tensor: replace box objects with a ``.tensor`` attribute (mmdetection's
+            ``HorizontalBoxes``) in ``gt_instances.bboxes`` by plain tensors.
+        non_blocking: asynchronous host-to-device copies.
+        batch_augments: configs of batch augmentations applied in training,
+            each a module called as ``inputs, data_samples = aug(inputs, data_samples)``.
+
+    Input ``data``: ``dict(inputs=list of uint8 Tensor[3, H, W] or Tensor[B, 3, H, W],
+    data_samples=list of DetDataSample)``. Output: ``dict(inputs=float Tensor[B, 3, H', W'],
+    data_samples=...)`` with ``batch_input_shape`` (H', W') and ``pad_shape`` (each image's
+    own padded size) added to every sample's metainfo.
+    """
+
+    def __init__(self,
+                 mean: Optional[Sequence[Number]] = None,
+                 std: Optional[Sequence[Number]] = None,
+                 pad_size_divisor: int = 1,
+                 pad_value: Union[float, int] = 0,
+                 bgr_to_rgb: bool = False,
+                 rgb_to_bgr: bool = False,
+                 boxtype2tensor: bool = True,
+                 non_blocking: Optional[bool] = False,
+                 batch_augments: Optional[List[dict]] = None) -> None:
+        super().__init__(mean=mean, std=std, pad_size_divisor=pad_size_divisor, pad_value=pad_value,
+                         bgr_to_rgb=bgr_to_rgb, rgb_to_bgr=rgb_to_bgr, non_blocking=non_blocking)
+        self.boxtype2tensor = boxtype2tensor
+        self.batch_augments = (nn.ModuleList([MODELS.build(aug) for aug in batch_augments])
+                               if batch_augments is not None else None)
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        """Collate, normalise and pad a batch; see the class docstring for the format."""
+        inputs = data['inputs']
+        if isinstance(inputs, Sequence) and len({tuple(img.shape) for img in inputs}) == 1:
+            data = {**data, 'inputs': torch.stack(list(inputs))}
+        pad_shapes = self._pad_shapes(data['inputs'])
+        data = super().forward(data=data, training=training)
+        inputs, data_samples = data['inputs'], data['data_samples']
+        if data_samples is not None:
+            batch_input_shape = tuple(inputs.shape[-2:])
+            for sample, pad_shape in zip(data_samples, pad_shapes):
+                sample.set_metainfo({'batch_input_shape': batch_input_shape, 'pad_shape': pad_shape})
+            if self.boxtype2tensor:
+                _boxes_to_tensors(data_samples)
+        if training and self.batch_augments is not None:
+            for augment in self.batch_augments:
+                inputs, data_samples = augment(inputs, data_samples)
+        return {'inputs': inputs, 'data_samples': data_samples}
+
+    def _pad_shapes(self, inputs: Union[Tensor, Sequence[Tensor]]) -> List[Tuple[int, int]]:
+        """Each image's (h, w) after padding to ``pad_size_divisor``."""
+        if isinstance(inputs, Tensor):
+            if inputs.dim() != 4:
+                raise ValueError(f'DetDataPreprocessor: a batched input must be (B, C, H, W), '
+                                 f'got shape {tuple(inputs.shape)}')
+            sizes = [tuple(inputs.shape[-2:])] * inputs.shape[0]
+        else:
+            sizes = [tuple(img.shape[-2:]) for img in inputs]
+        divisor = self.pad_size_divisor
+        return [(math.ceil(h / divisor) * divisor, math.ceil(w / divisor) * divisor) for h, w in sizes]
+
+
+def _boxes_to_tensors(data_samples: Sequence[DetDataSample]) -> None:
+    """Unwrap box objects (anything with a ``.tensor``) into plain (N, 4) tensors, in place."""
+    for sample in data_samples:
+        for field in ('gt_instances', 'pred_instances', 'ignored_instances'):
+            instances = getattr(sample, field, None)
+            if instances is not None and 'bboxes' in instances and hasattr(instances.bboxes, 'tensor'):
+                instances.bboxes = instances.bboxes.tensor
