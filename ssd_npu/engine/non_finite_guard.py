@@ -44,8 +44,9 @@ class NonFiniteLossGuard:
         self.consecutive += 1
         self.skipped += 1
         iteration = MessageHub.get_current_instance().get_info('iter', 0) + 1
-        print_log(f'Non-finite loss {loss.detach().float().item()} (on this or another rank) at iteration {iteration}: step skipped '
-                  f'({self.consecutive} in a row). Images: {", ".join(image_paths)}',
+        print_log(f'Non-finite loss {loss.detach().float().item()} (on this or another rank) at iteration '
+                  f'{iteration}: step skipped ({self.consecutive} in a row). '
+                  f'Images: {", ".join(image_paths)}',
                   logger='current', level=30)
         if self.consecutive >= self.max_consecutive:
             raise NonFiniteLossError(
