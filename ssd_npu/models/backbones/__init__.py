@@ -1,0 +1,4 @@
+from .mobilenet_v2 import MobileNetV2
+from .ssd_vgg import SSDVGG
+
+__all__ = ['MobileNetV2', 'SSDVGG']

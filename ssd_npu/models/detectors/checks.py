@@ -1,5 +1,5 @@
 """Checks that turn a mismatched config into a clear error instead of a shape error deep in a conv."""
-from typing import Callable, Sequence, Tuple
+from typing import Sequence
 
 import torch
 import torch.nn as nn
@@ -29,29 +29,30 @@ def check_num_classes(model: nn.Module, classes: Sequence[str], source: str = 't
             'or set the dataset metainfo classes to the ones the model was trained on.')
 
 
-def min_input_size(extract_feat: nn.Module, forward: Callable[[Tensor], Sequence[Tensor]],
-                   upper: int = 4096) -> int:
+def min_input_size(feature_extractor: nn.Module, upper: int = 4096) -> int:
     """Smallest side length s such that an s x s image gives every feature level at least 1x1.
 
-    The network runs on the ``meta`` device (shapes only, no arithmetic), so the
-    search costs milliseconds even for VGG. Convolutions and pools treat height
-    and width independently, so an H x W input works iff min(H, W) >= s.
+    The extractor runs on the ``meta`` device (shapes only, no arithmetic, the
+    module's own tensors untouched), so the search costs milliseconds even for
+    VGG. Convolutions and pools treat height and width independently, so an
+    H x W input works iff min(H, W) >= s.
 
     Args:
-        extract_feat: the module owning the parameters used by ``forward``.
-        forward: maps a (1, 3, s, s) tensor to the multi-level features.
+        feature_extractor: maps a (B, 3, s, s) image batch to one tensor or a
+            sequence of (B, C, h, w) feature maps, e.g. ``nn.Sequential(backbone, neck)``.
         upper: largest side tried; ``ValueError`` if even that is too small.
     """
-    params = {name: tensor.to('meta') for name, tensor in extract_feat.state_dict(keep_vars=True).items()}
+    meta_tensors = {name: tensor.to('meta')
+                    for name, tensor in feature_extractor.state_dict(keep_vars=True).items()}
 
     def fits(size: int) -> bool:
-        image = torch.empty(1, 3, size, size, device='meta')
+        # Batch of 2: batch norm in training mode refuses a single value per channel.
+        image = torch.empty(2, 3, size, size, device='meta')
         try:
-            feats = functional_call(extract_feat, params, (image,), kwargs=None, strict=False,
-                                    tie_weights=True) if forward is None else \
-                _call_on_meta(extract_feat, params, forward, image)
-        except RuntimeError:
+            feats = functional_call(feature_extractor, meta_tensors, (image,))
+        except (RuntimeError, ValueError):
             return False
+        feats = [feats] if isinstance(feats, Tensor) else feats
         return all(min(feat.shape[-2:]) >= 1 for feat in feats)
 
     if not fits(upper):
@@ -64,20 +65,3 @@ def min_input_size(extract_feat: nn.Module, forward: Callable[[Tensor], Sequence
         else:
             low = mid + 1
     return low
-
-
-def _call_on_meta(module: nn.Module, params: dict, forward: Callable[[Tensor], Sequence[Tensor]],
-                  image: Tensor) -> Tuple[Tensor, ...]:
-    """Run ``forward(image)`` with ``module``'s parameters and buffers swapped for meta tensors."""
-    return functional_call(_BoundForward(module, forward), {f'module.{k}': v for k, v in params.items()},
-                           (image,))
-
-
-class _BoundForward(nn.Module):
-    def __init__(self, module: nn.Module, forward: Callable[[Tensor], Sequence[Tensor]]) -> None:
-        super().__init__()
-        self.module = module
-        self._forward = forward
-
-    def forward(self, image: Tensor) -> Sequence[Tensor]:
-        return self._forward(image)

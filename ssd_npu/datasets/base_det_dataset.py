@@ -1,0 +1,99 @@
+"""What every detection dataset shares: filtering, palettes, and counting skipped samples."""
+import logging
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+
+from ssd_npu.registry import DATASETS
+
+from .bad_samples import SharedCounter
+
+
+@DATASETS.register_module()
+class BaseDetDataset(BaseDataset):
+    """mmengine's :class:`~mmengine.dataset.BaseDataset` with the detection data contract.
+
+    Each data info is ``dict(img_path, img_id, height, width, instances)`` with
+    ``instances = [dict(bbox=[x1, y1, x2, y2] (pixels), bbox_label=int (0-based),
+    ignore_flag=0 | 1)]``.
+
+    Bad data: subclasses drop or clip broken boxes while parsing (the counts per reason are in
+    :attr:`parse_problems`); a sample whose pipeline returns None (an unreadable image, see
+    ``LoadImageFromFile``) is replaced by another random sample in training, as mmengine does,
+    and counted in :attr:`skipped_samples`, which dataloader workers share with the main
+    process. In test mode such a sample raises, since evaluation cannot skip an image.
+
+    Args:
+        backend_args: file backend arguments of mmengine's fileio, for the annotation file.
+        filter_cfg: ``dict(filter_empty_gt=bool, min_size=int)``: in training, drop images
+            without instances (ignored ones count as instances, as in mmdetection) and images
+            whose shorter side is below ``min_size`` pixels.
+        **kwargs: the arguments of :class:`mmengine.dataset.BaseDataset` (``ann_file``,
+            ``metainfo``, ``data_root``, ``data_prefix``, ``pipeline``, ``test_mode``,
+            ``lazy_init``, ``max_refetch``, ...).
+    """
+
+    def __init__(self, *args, backend_args: Optional[dict] = None, **kwargs) -> None:
+        self.backend_args = backend_args
+        self.skipped_samples = SharedCounter()
+        self.parse_problems: dict = {}
+        super().__init__(*args, **kwargs)
+
+    @classmethod
+    def _load_metainfo(cls, metainfo: Optional[dict] = None) -> dict:
+        """Merge ``METAINFO`` with the ``metainfo`` argument; give custom classes a palette.
+
+        A config that names a class subset (``metainfo=dict(classes=(...))``) keeps the
+        default colour of each default class it names; other names get fixed colours.
+        """
+        merged = super()._load_metainfo(metainfo)
+        classes = merged.get('classes')
+        palette = merged.get('palette')
+        if classes is not None and (palette is None or len(palette) != len(classes)):
+            merged['palette'] = cls._palette_for(tuple(classes))
+        return merged
+
+    @classmethod
+    def _palette_for(cls, classes: Sequence[str]) -> List[Tuple[int, int, int]]:
+        defaults = dict(zip(cls.METAINFO.get('classes', ()), cls.METAINFO.get('palette', ())))
+        rng = np.random.RandomState(42)
+        generated = [tuple(int(c) for c in rng.randint(0, 256, 3)) for _ in classes]
+        return [tuple(defaults.get(name, colour)) for name, colour in zip(classes, generated)]
+
+    def filter_data(self) -> List[dict]:
+        """Apply ``filter_cfg`` in training (test mode keeps every image), logging what it drops."""
+        if self.test_mode or not self.filter_cfg:
+            return self.data_list
+        filter_empty_gt = self.filter_cfg.get('filter_empty_gt', False)
+        min_size = self.filter_cfg.get('min_size', 0)
+        kept, empty, small = [], 0, 0
+        for info in self.data_list:
+            if filter_empty_gt and not info['instances']:
+                empty += 1
+            elif min(info['width'], info['height']) < min_size:
+                small += 1
+            else:
+                kept.append(info)
+        if empty or small:
+            print_log(f'{self.ann_file}: kept {len(kept)} of {len(self.data_list)} images '
+                      f'({empty} without annotations, {small} with a side below {min_size} px '
+                      'filtered out by filter_cfg)', logger='current', level=logging.INFO)
+        return kept
+
+    def prepare_data(self, idx: int) -> Optional[dict]:
+        """Run the pipeline on sample ``idx``; count the sample when the pipeline rejects it."""
+        data = super().prepare_data(idx)
+        if data is None:
+            if self.test_mode:
+                raise RuntimeError(
+                    f'{self.get_data_info(idx)["img_path"]}: the test pipeline could not '
+                    'process this image (the warning above says why); evaluation needs every '
+                    'image, so repair the file or remove it from the annotation file')
+            self.skipped_samples.increment()
+        return data
+
+    def get_cat_ids(self, idx: int) -> List[int]:
+        """The 0-based labels of sample ``idx`` (used by ``ClassBalancedDataset``)."""
+        return [instance['bbox_label'] for instance in self.get_data_info(idx)['instances']]

@@ -1,0 +1,84 @@
+"""Which accelerator to run on (``npu`` > ``cuda`` > ``cpu``) and which collective backend it uses.
+
+``torch_npu`` is imported only when it is installed: on an Ascend host without the CANN
+toolkit, or a host that never had it, importing it either fails or costs seconds, so
+:func:`is_npu_available` asks ``importlib.util.find_spec`` first.
+"""
+import functools
+import importlib.util
+import os
+import warnings
+from typing import Optional
+
+import torch
+
+DEVICES = ('npu', 'cuda', 'cpu')
+DEVICE_ENV = 'SSD_NPU_DEVICE'
+
+# The collective library of each device: HCCL is Ascend's, NCCL NVIDIA's, gloo runs on CPU tensors.
+_DIST_BACKENDS = {'npu': 'hccl', 'cuda': 'nccl', 'cpu': 'gloo'}
+
+
+@functools.lru_cache(maxsize=1)
+def is_npu_available() -> bool:
+    """Whether an Ascend NPU can be used: ``torch_npu`` is installed, imports, and sees a device.
+
+    ``torch_npu`` is never imported when ``find_spec`` does not find it. When it is
+    installed but fails to import (no CANN toolkit on the host), this warns and returns
+    False. The answer is cached for the process (``is_npu_available.cache_clear()`` resets it).
+    """
+    if importlib.util.find_spec('torch_npu') is None:
+        return False
+    try:
+        import torch_npu  # noqa: F401  (registers torch.npu)
+    except (ImportError, OSError, RuntimeError) as err:
+        warnings.warn(f'torch_npu is installed but cannot be imported ({err}); the NPU is not used. '
+                      'Source the CANN set_env.sh before starting Python.', stacklevel=2)
+        return False
+    return bool(torch.npu.is_available())
+
+
+def _available(device: str) -> bool:
+    if device == 'npu':
+        return is_npu_available()
+    if device == 'cuda':
+        return torch.cuda.is_available()
+    return True
+
+
+def get_device(preferred: Optional[str] = None) -> str:
+    """The device type to train/test on: ``'npu'``, ``'cuda'`` or ``'cpu'``.
+
+    Args:
+        preferred: the device asked for by the config or the command line. When None,
+            the environment variable ``SSD_NPU_DEVICE`` is used; when that is unset or
+            empty, the first available of npu > cuda > cpu.
+
+    Raises:
+        ValueError: ``preferred``/``SSD_NPU_DEVICE`` is not one of npu, cuda, cpu.
+        RuntimeError: the device asked for is not available on this host.
+    """
+    source = 'the device argument'
+    if preferred is None:
+        preferred = os.environ.get(DEVICE_ENV) or None
+        source = f'the environment variable {DEVICE_ENV}'
+    if preferred is None:
+        return next(device for device in DEVICES if _available(device))
+    if preferred not in DEVICES:
+        raise ValueError(f'{source} is {preferred!r}; expected one of {", ".join(DEVICES)}')
+    if not _available(preferred):
+        raise RuntimeError(f'{source} asks for {preferred!r}, but no {preferred} device is available '
+                           'on this host')
+    return preferred
+
+
+def dist_backend(device: str) -> str:
+    """The torch.distributed backend for a device type: npu -> hccl, cuda -> nccl, cpu -> gloo.
+
+    Args:
+        device: a device type or a device string with an index (``'cuda:1'``).
+    """
+    device_type = device.split(':')[0]
+    if device_type not in _DIST_BACKENDS:
+        raise ValueError(f'no distributed backend for device {device!r}; expected one of {", ".join(DEVICES)}')
+    return _DIST_BACKENDS[device_type]

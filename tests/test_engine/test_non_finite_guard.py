@@ -1,0 +1,43 @@
+import logging
+
+import pytest
+import torch
+from mmengine.logging import MessageHub, MMLogger
+
+from ssd_npu.engine.non_finite_guard import NonFiniteLossError, NonFiniteLossGuard
+
+
+@pytest.fixture
+def log_records(caplog):
+    MMLogger.get_instance('test_non_finite_guard')
+    hub = MessageHub.get_instance('test_non_finite_guard')
+    hub.update_info('iter', 41)
+    caplog.set_level(logging.WARNING)
+    return caplog
+
+
+def test_finite_loss_is_allowed_and_resets_the_count(log_records):
+    guard = NonFiniteLossGuard(max_consecutive=2)
+    assert not guard.allows(torch.tensor(float('nan')), ['a.jpg'])
+    assert guard.allows(torch.tensor(1.5), ['b.jpg'])
+    assert guard.consecutive == 0 and guard.skipped == 1
+
+
+def test_non_finite_loss_is_skipped_with_iteration_and_images(log_records, capsys):
+    guard = NonFiniteLossGuard(max_consecutive=3)
+    assert not guard.allows(torch.tensor(float('inf')), ['img/0001.jpg', 'img/0002.jpg'])
+    output = log_records.text + capsys.readouterr().out
+    assert 'iteration 42' in output
+    assert 'img/0001.jpg, img/0002.jpg' in output
+
+
+def test_consecutive_non_finite_losses_stop_the_run(log_records):
+    guard = NonFiniteLossGuard(max_consecutive=2)
+    assert not guard.allows(torch.tensor(float('nan')), ['a.jpg'])
+    with pytest.raises(NonFiniteLossError, match='2 consecutive non-finite losses'):
+        guard.allows(torch.tensor(float('nan')), ['a.jpg'])
+
+
+def test_limit_must_be_positive():
+    with pytest.raises(ValueError, match='max_consecutive'):
+        NonFiniteLossGuard(max_consecutive=0)
