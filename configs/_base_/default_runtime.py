@@ -11,6 +11,8 @@ default_hooks = dict(
     visualization=dict(type='DetVisualizationHook'))
 
 custom_hooks = [
+    # Stops at start-up when model.bbox_head.num_classes disagrees with the dataset's classes.
+    dict(type='NumClassCheckHook'),
     # Images/s per device and in total, device memory, and an end-of-epoch throughput summary.
     dict(type='ThroughputHook'),
     # Reseeds every RNG from (seed, epoch) at each epoch start, so that a resumed run repeats

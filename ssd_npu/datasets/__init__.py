@@ -1,0 +1,9 @@
+from .base_det_dataset import BaseDetDataset
+from .coco import CocoDataset
+from .synthetic import ensure_synthetic_coco, generate_synthetic_coco
+from .transforms import *  # noqa: F401,F403  (registers the transforms)
+from .voc import VOCDataset
+from .xml_style import XMLDataset
+
+__all__ = ['BaseDetDataset', 'CocoDataset', 'VOCDataset', 'XMLDataset', 'ensure_synthetic_coco',
+           'generate_synthetic_coco']

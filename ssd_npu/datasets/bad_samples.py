@@ -11,11 +11,12 @@ Two kinds of problems are handled, at two times:
   counts.
 """
 import logging
-import multiprocessing
 from collections import Counter
 from typing import Dict
 
+import torch
 from mmengine.logging import print_log
+from torch.utils.data import get_worker_info
 
 # Each process warns once per file: a broken image drawn again in a later epoch (or by the
 # RepeatDataset wrapper) is still counted but not re-announced.
@@ -31,27 +32,32 @@ def warn_bad_file(path: str, reason: str) -> None:
 
 
 class SharedCounter:
-    """An integer in shared memory, incremented by any process that inherited it.
+    """A count kept in shared memory, incremented by the process that created it and by every
+    dataloader worker that received it.
 
-    Create it in the main process (at dataset construction): forked dataloader workers share
-    its memory, and spawned workers receive it with the pickled dataset, as
-    :mod:`multiprocessing` allows for objects passed to a new process.
+    Create it in the main process (at dataset construction). Each worker increments its own
+    slot (worker id + 1; the main process uses slot 0), so no lock is needed; the slots live
+    in a torch shared-memory tensor, which forked workers share and spawned workers receive
+    with the pickled dataset alike (a ``multiprocessing`` lock made under ``fork`` cannot be
+    sent to a spawned worker).
     """
 
+    _SLOTS = 1024
+
     def __init__(self) -> None:
-        self._value = multiprocessing.Value('q', 0)
+        self._slots = torch.zeros(self._SLOTS, dtype=torch.int64).share_memory_()
 
     def increment(self) -> None:
-        with self._value.get_lock():
-            self._value.value += 1
+        worker = get_worker_info()
+        self._slots[0 if worker is None else (worker.id + 1) % self._SLOTS] += 1
 
     @property
     def value(self) -> int:
-        return int(self._value.value)
+        return int(self._slots.sum())
 
     def __deepcopy__(self, memo: dict) -> 'SharedCounter':
-        # mmengine deep-copies datasets to build subsets (``get_subset``); shared memory cannot
-        # be deep-copied, and a subset's skips belong to the same data, so it shares the count.
+        # mmengine deep-copies datasets to build subsets (``get_subset``); a subset's skips
+        # belong to the same data, so it shares the count.
         return self
 
 

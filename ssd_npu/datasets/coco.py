@@ -96,8 +96,8 @@ class CocoDataset(BaseDetDataset):
 
     METAINFO = dict(classes=COCO_CLASSES, palette=COCO_PALETTE)
 
-    def __init__(self, *args, data_prefix: dict = dict(img=''), **kwargs) -> None:
-        super().__init__(*args, data_prefix=data_prefix, **kwargs)
+    def __init__(self, *args, data_prefix: Optional[dict] = None, **kwargs) -> None:
+        super().__init__(*args, data_prefix=data_prefix or dict(img=''), **kwargs)
 
     def load_data_list(self) -> List[dict]:
         """Parse the annotation file into data infos (see :class:`BaseDetDataset`)."""

@@ -80,5 +80,6 @@ def dist_backend(device: str) -> str:
     """
     device_type = device.split(':')[0]
     if device_type not in _DIST_BACKENDS:
-        raise ValueError(f'no distributed backend for device {device!r}; expected one of {", ".join(DEVICES)}')
+        raise ValueError(f'no distributed backend for device {device!r}; '
+                         f'expected one of {", ".join(DEVICES)}')
     return _DIST_BACKENDS[device_type]

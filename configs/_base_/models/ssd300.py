@@ -1,5 +1,4 @@
 # SSD300 with a VGG16 base network (Liu et al. 2016), mmdetection 3.x's model settings.
-input_size = 300
 model = dict(
     type='SSD',
     data_preprocessor=dict(
@@ -31,7 +30,7 @@ model = dict(
         anchor_generator=dict(
             type='SSDAnchorGenerator',
             scale_major=False,
-            input_size=input_size,
+            input_size=300,
             basesize_ratio_range=(0.15, 0.9),
             strides=[8, 16, 32, 64, 100, 300],
             ratios=[[2], [2, 3], [2, 3], [2, 3], [2], [2]]),

@@ -1,5 +1,4 @@
 # SSD512 with a VGG16 base network: one more pyramid level than SSD300 (Liu et al. 2016, Sec. 3.1).
-input_size = 512
 model = dict(
     type='SSD',
     data_preprocessor=dict(
@@ -32,7 +31,7 @@ model = dict(
         anchor_generator=dict(
             type='SSDAnchorGenerator',
             scale_major=False,
-            input_size=input_size,
+            input_size=512,
             basesize_ratio_range=(0.1, 0.9),
             strides=[8, 16, 32, 64, 128, 256, 512],
             ratios=[[2], [2, 3], [2, 3], [2, 3], [2, 3], [2], [2]]),

@@ -1,5 +1,4 @@
 # SSDLite with a MobileNetV2 base network (Sandler et al. 2018, Sec. 6.2), trained from scratch.
-input_size = 320
 # Batch norm as in the TensorFlow reference (eps 1e-3, momentum 0.03 in PyTorch's convention).
 norm_cfg = dict(type='BN', eps=0.001, momentum=0.03)
 model = dict(

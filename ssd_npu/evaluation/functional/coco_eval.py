@@ -3,9 +3,9 @@
 Both backends implement the official protocol (https://cocodataset.org/#detection-eval): 10 IoU
 thresholds 0.50:0.05:0.95, 101 recall points, area ranges small < 32^2 <= medium < 96^2 <= large,
 crowd GT boxes matched but never counted. The 12 summary numbers are computed here from the
-accumulated ``precision``/``recall`` arrays with pycocotools' own rule (mean over entries > -1, else
--1), so they are the same whatever backend ran and whatever ``max_dets`` holds; pycocotools' own
-``summarize`` only works for exactly three ``maxDets``.
+accumulated ``precision``/``recall`` arrays with pycocotools' own rules, so they are the same
+whatever backend ran (faster-coco-eval's ``summarize`` differs: it takes the headline AP at the
+largest maxDets) and for any number of ``max_dets`` (pycocotools' ``summarize`` needs exactly three).
 """
 import contextlib
 import io
@@ -98,14 +98,16 @@ class CocoEvalResult:
     """What one COCO evaluation produced.
 
     Attributes:
-        stats: the summary numbers by mmdetection's names: ``mAP``, ``mAP_50``, ``mAP_75``, ``mAP_s``,
-            ``mAP_m``, ``mAP_l`` (at the largest ``max_dets``), ``AR@<n>`` for each ``max_dets`` n,
-            ``AR_s@<max>``, ``AR_m@<max>``, ``AR_l@<max>``. -1 where no ground truth exists.
+        stats: the summary numbers by mmdetection's names: ``mAP`` (at 100 detections, see
+            :func:`summarize`), ``mAP_50``, ``mAP_75``, ``mAP_s``, ``mAP_m``, ``mAP_l`` (at the largest
+            ``max_dets``), ``AR@<n>`` for each ``max_dets`` n, ``AR_s@<max>``, ``AR_m@<max>``,
+            ``AR_l@<max>``. -1 where no ground truth exists.
         precision: accumulated precision, shape (T iou thrs, R=101 recall points, K classes,
             A=4 areas, M max_dets); -1 for absent classes.
         recall: accumulated recall, shape (T, K, A, M).
         cat_ids: the category ids along the K axis (ascending, as both backends sort them).
         iou_thrs: the T IoU thresholds.
+        headline_max_dets: the index into ``max_dets`` (M axis) of the headline ``mAP``.
     """
 
     stats: dict
@@ -113,10 +115,15 @@ class CocoEvalResult:
     recall: np.ndarray
     cat_ids: List[int]
     iou_thrs: np.ndarray
+    headline_max_dets: int
 
     def class_ap(self, cat_id: int, iou_thr: Optional[float] = None, area: str = 'all') -> float:
-        """AP of one category at the largest max_dets (NaN when it has no GT there, as COCO excludes it)."""
-        precision = self.precision[:, :, self.cat_ids.index(cat_id), AREA_NAMES.index(area), -1]
+        """AP of one category at the headline ``mAP``'s max_dets, so the per-class APs average to ``mAP``.
+
+        NaN when the category has no GT in that area range (COCO leaves it out of the mean).
+        """
+        area_index = AREA_NAMES.index(area)
+        precision = self.precision[:, :, self.cat_ids.index(cat_id), area_index, self.headline_max_dets]
         if iou_thr is not None:
             precision = precision[np.isclose(self.iou_thrs, iou_thr)]
         valid = precision[precision > -1]
@@ -129,11 +136,21 @@ def _mean_valid(values: np.ndarray) -> float:
     return float(np.mean(valid)) if valid.size else -1.0
 
 
+def headline_index(max_dets: Sequence[int]) -> int:
+    """Index of the max_dets entry the headline mAP uses.
+
+    pycocotools hard-codes 100 detections for its first number (the official COCO AP) while its
+    other AP numbers use ``maxDets[2]``; so with mmdetection's (100, 300, 1000), ``bbox_mAP`` is at
+    100 and ``bbox_mAP_50`` at 1000. Without a 100 entry pycocotools returns -1; we use the largest.
+    """
+    return list(max_dets).index(100) if 100 in max_dets else len(max_dets) - 1
+
+
 def summarize(precision: np.ndarray, recall: np.ndarray, iou_thrs: np.ndarray,
               max_dets: Sequence[int]) -> dict:
     """The COCO summary numbers from accumulated arrays (see :class:`CocoEvalResult` for names)."""
     top = len(max_dets) - 1
-    stats = {'mAP': _mean_valid(precision[..., 0, top])}
+    stats = {'mAP': _mean_valid(precision[..., 0, headline_index(max_dets)])}
     for thr, name in ((0.5, 'mAP_50'), (0.75, 'mAP_75')):
         stats[name] = _mean_valid(precision[np.isclose(iou_thrs, thr)][..., 0, top])
     for area in (1, 2, 3):
@@ -220,4 +237,5 @@ def evaluate_coco(gt_dataset: dict,
         precision=precision,
         recall=recall,
         cat_ids=evaluated_cat_ids if use_cats else [-1],
-        iou_thrs=iou_thrs)
+        iou_thrs=iou_thrs,
+        headline_max_dets=headline_index(max_dets))

@@ -1,9 +1,13 @@
-"""Ground truth of an evaluated data sample, mapped back to original-image pixels.
+"""Ground truth of an evaluated data sample, in original-image pixels.
 
-The test pipeline resizes (and may flip) the image together with its boxes, so ``gt_instances``
-and ``ignored_instances`` are in the pixels of the network input, while predictions come back
-rescaled to the original image (``SSD.predict(rescale=True)``). Metrics compare in original
-pixels, as the official COCO/VOC tools do.
+Metrics compare in original pixels, as the official COCO/VOC tools do: predictions come back
+rescaled to the original image (``SSD.predict(rescale=True)``). Where the GT of a sample is depends
+on the test pipeline:
+
+- mmdetection's test pipelines (and ours) run ``LoadAnnotations`` *after* ``Resize``: the boxes are
+  never transformed and are already in original pixels (``rescale=False``, the default);
+- a pipeline that loads annotations before ``Resize`` leaves them in network-input pixels; they are
+  mapped back with ``scale_factor`` (and ``flip``) when ``rescale=True``.
 """
 import warnings
 from typing import Mapping, Tuple
@@ -50,22 +54,25 @@ def boxes_to_original(bboxes: np.ndarray, data_sample: Mapping) -> np.ndarray:
     return bboxes / np.array([w_scale, h_scale, w_scale, h_scale], dtype=np.float32)
 
 
-def _instances(data_sample: Mapping, key: str) -> Tuple[np.ndarray, np.ndarray]:
+def _instances(data_sample: Mapping, key: str, rescale: bool) -> Tuple[np.ndarray, np.ndarray]:
     instances = _as_mapping(data_sample.get(key)) if data_sample.get(key) is not None else {}
     if 'bboxes' not in instances:
         return np.zeros((0, 4), dtype=np.float32), np.zeros((0,), dtype=np.int64)
-    bboxes = boxes_to_original(to_numpy(instances['bboxes'], np.float32), data_sample)
+    bboxes = to_numpy(instances['bboxes'], np.float32).reshape(-1, 4)
+    if rescale:
+        bboxes = boxes_to_original(bboxes, data_sample)
     return bboxes, to_numpy(instances['labels'], np.int64).reshape(-1)
 
 
-def original_ground_truth(data_sample: Mapping) -> dict:
+def original_ground_truth(data_sample: Mapping, rescale: bool = False) -> dict:
     """The GT of one evaluated sample in original-image pixels.
 
     Args:
-        data_sample: ``DetDataSample.to_dict()``: ``gt_instances`` (bboxes FloatTensor[N, 4] xyxy
-            in transformed-image pixels, labels LongTensor[N] 0-based), optional
-            ``ignored_instances`` (crowd / difficult boxes, same fields), ``ori_shape`` (h, w),
-            ``scale_factor`` (w, h), ``img_id``.
+        data_sample: ``DetDataSample.to_dict()``: ``gt_instances`` (bboxes FloatTensor[N, 4] xyxy,
+            labels LongTensor[N] 0-based), optional ``ignored_instances`` (crowd / difficult boxes,
+            same fields), ``ori_shape`` (h, w), ``scale_factor`` (w, h), ``img_id``.
+        rescale: the boxes are in network-input pixels (annotations loaded before ``Resize``):
+            undo flip and resize. False: they are original pixels already (mmdetection's layout).
 
     Returns:
         dict with ``bboxes`` (N, 4) float32, ``labels`` (N,) int64, ``bboxes_ignore`` (K, 4),
@@ -78,18 +85,15 @@ def original_ground_truth(data_sample: Mapping) -> dict:
         raise KeyError(f'data sample of image {data_sample.get("img_id")} has no gt_instances: the '
                        'metric needs the ground truth from the pipeline (LoadAnnotations + PackDetInputs) '
                        'when no annotation file is given')
-    bboxes, labels = _instances(data_sample, 'gt_instances')
-    bboxes_ignore, labels_ignore = _instances(data_sample, 'ignored_instances')
-    _warn_if_outside(np.concatenate([bboxes, bboxes_ignore]), data_sample)
+    bboxes, labels = _instances(data_sample, 'gt_instances', rescale)
+    bboxes_ignore, labels_ignore = _instances(data_sample, 'ignored_instances', rescale)
+    _warn_if_outside(np.concatenate([bboxes, bboxes_ignore]), data_sample, rescale)
     return dict(bboxes=bboxes, labels=labels, bboxes_ignore=bboxes_ignore, labels_ignore=labels_ignore)
 
 
-def _warn_if_outside(bboxes: np.ndarray, data_sample: Mapping) -> None:
-    """Warn when undoing the resize pushes GT well outside the original image.
-
-    That happens when the pipeline loaded annotations *after* Resize (mmdetection's test pipelines
-    do this), so the boxes were never resized and dividing by ``scale_factor`` is wrong.
-    """
+def _warn_if_outside(bboxes: np.ndarray, data_sample: Mapping, rescale: bool) -> None:
+    """Warn when the GT lies well outside the original image: the metric's ``rescale_gt`` does not
+    match the pipeline (the check catches the case where the wrong frame is larger)."""
     if 'ori_shape' not in data_sample or bboxes.size == 0:
         return
     height, width = data_sample['ori_shape'][:2]
@@ -98,6 +102,8 @@ def _warn_if_outside(bboxes: np.ndarray, data_sample: Mapping) -> None:
     margin = size * 0.02 + 1
     if np.any(bboxes > size + margin) or np.any(bboxes < -margin):
         # No image id in the text: Python then shows the warning once, not once per image.
-        warnings.warn('GT boxes lie outside the original image after undoing the resize: the test '
-                      'pipeline must run LoadAnnotations before Resize so the boxes are resized with '
-                      'the image', stacklevel=3)
+        hint = ('rescale_gt=True expects LoadAnnotations before Resize in the test pipeline; with '
+                'LoadAnnotations after Resize, use rescale_gt=False' if rescale else
+                'rescale_gt=False expects LoadAnnotations after Resize in the test pipeline (GT in '
+                'original pixels); with LoadAnnotations before Resize, use rescale_gt=True')
+        warnings.warn(f'GT boxes lie outside the original image: {hint}', stacklevel=3)

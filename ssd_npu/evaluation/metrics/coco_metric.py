@@ -6,6 +6,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
+from mmengine.fileio import get_local_path
 from mmengine.logging import MMLogger
 from terminaltables import AsciiTable
 
@@ -38,7 +39,7 @@ class CocoMetric(BaseMetric):
     Args:
         ann_file: COCO annotation json of the evaluated split. Without it, the ground truth is
             taken from the samples' ``gt_instances``/``ignored_instances`` (crowd) and converted to
-            COCO in memory.
+            COCO in memory (see ``rescale_gt``).
         metric: ``'bbox'`` (class-aware AP) and/or ``'proposal'`` (class-agnostic AR).
         classwise: log a per-class AP table and return ``<class>_precision`` items.
         proposal_nums: COCO's ``maxDets``: detections kept per image and class; AP uses the
@@ -49,8 +50,12 @@ class CocoMetric(BaseMetric):
             ``mAP_m``, ``mAP_l``, ``AR@<n>``, ``AR_s@<max n>``, ``AR_m@<max n>``, ``AR_l@<max n>``.
         format_only: only write ``<outfile_prefix>.bbox.json`` (e.g. a test-dev submission).
         outfile_prefix: where to write the results json (``<prefix>.bbox.json``).
-        backend: ``'faster_coco_eval'`` (C++; the same numbers as pycocotools, ~20x faster) or
-            ``'pycocotools'``.
+        backend_args: mmengine file backend arguments for reading ``ann_file``.
+        backend: ``'faster_coco_eval'`` (C++; the same numbers as pycocotools to 1e-15, ~20x
+            faster) or ``'pycocotools'``.
+        rescale_gt: without ann_file only: the samples' GT is in network-input pixels (LoadAnnotations
+            before Resize) and is mapped back with ``scale_factor``. Default False: mmdetection's test
+            pipelines load annotations after Resize, so the GT is in original pixels already.
         collect_device / prefix: see mmengine's ``BaseMetric``.
         sort_categories: sort the file's categories by id before mapping class names to ids.
 
@@ -72,7 +77,9 @@ class CocoMetric(BaseMetric):
                  metric_items: Optional[Sequence[str]] = None,
                  format_only: bool = False,
                  outfile_prefix: Optional[str] = None,
+                 backend_args: Optional[dict] = None,
                  backend: str = 'faster_coco_eval',
+                 rescale_gt: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  sort_categories: bool = False) -> None:
@@ -97,12 +104,14 @@ class CocoMetric(BaseMetric):
         self.format_only = format_only
         self.outfile_prefix = outfile_prefix
         self.backend = backend
+        self.rescale_gt = rescale_gt
         self.ann_file = ann_file
         self._gt_dataset = None
         self._gt_img_ids = None
         self._coco_gt = None
         if ann_file is not None:
-            self._gt_dataset = load_coco_json(ann_file)
+            with get_local_path(ann_file, backend_args=backend_args) as local_path:
+                self._gt_dataset = load_coco_json(local_path)
             if sort_categories:
                 self._gt_dataset['categories'] = sorted(self._gt_dataset['categories'], key=lambda c: c['id'])
             self._gt_img_ids = {img['id'] for img in self._gt_dataset['images']}
@@ -137,7 +146,7 @@ class CocoMetric(BaseMetric):
             result = dict(img_id=img_id, bboxes=bboxes[finite], scores=scores[finite],
                           labels=labels[finite], num_dropped=int((~finite).sum()))
             if self._gt_dataset is None:
-                result['gt'] = original_ground_truth(sample)
+                result['gt'] = original_ground_truth(sample, rescale=self.rescale_gt)
                 result['height'], result['width'] = (int(v) for v in sample['ori_shape'][:2])
             self.results.append(result)
 

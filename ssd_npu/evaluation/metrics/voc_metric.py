@@ -22,12 +22,14 @@ class VOCMetric(BaseMetric):
             (boxes with min_size^2 <= area < max_size^2) and returned as ``AP50@<min>-<max>``.
         metric: ``'mAP'`` (the only one: recall of proposals is not an SSD output).
         eval_mode: ``'11points'`` (VOC2007, mmdetection's default) or ``'area'`` (VOC2010+).
+        rescale_gt: the samples' GT is in network-input pixels (a test pipeline with LoadAnnotations
+            before Resize) and is mapped back with ``scale_factor``. Default False: mmdetection's
+            test pipelines load annotations after Resize, so the GT is in original pixels already.
         collect_device / prefix: see mmengine's ``BaseMetric``.
 
-    Difficult boxes come as ``ignored_instances``: detecting them is neither TP nor FP. GT boxes are
-    taken from the sample in network-input pixels and mapped back to the original image with
-    ``scale_factor`` (predictions are in original pixels). Widths count the end pixel (x2 - x1 + 1)
-    as the VOC devkit and mmdetection do.
+    Difficult boxes come as ``ignored_instances``: detecting them is neither TP nor FP. Predictions
+    are in original pixels. Widths count the end pixel (x2 - x1 + 1) as the VOC devkit and
+    mmdetection do.
     """
 
     default_prefix: Optional[str] = 'pascal_voc'
@@ -37,6 +39,7 @@ class VOCMetric(BaseMetric):
                  scale_ranges: Optional[List[Tuple[float, float]]] = None,
                  metric: Union[str, List[str]] = 'mAP',
                  eval_mode: str = '11points',
+                 rescale_gt: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -49,6 +52,7 @@ class VOCMetric(BaseMetric):
         if eval_mode not in ('area', '11points'):
             raise ValueError(f"eval_mode must be 'area' or '11points', got {eval_mode!r}")
         self.eval_mode = eval_mode
+        self.rescale_gt = rescale_gt
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         """Keep each image's GT (original pixels) and its finite predictions split by class.
@@ -57,11 +61,11 @@ class VOCMetric(BaseMetric):
             data_batch: unused (mmengine's signature).
             data_samples: ``DetDataSample.to_dict()`` per image with ``pred_instances`` (bboxes
                 xyxy original pixels, scores, labels 0-based), ``gt_instances``,
-                ``ignored_instances`` (difficult), ``scale_factor``.
+                ``ignored_instances`` (difficult), ``ori_shape``, ``scale_factor``.
         """
         num_classes = len(self.dataset_meta['classes'])
         for sample in data_samples:
-            ann = original_ground_truth(sample)
+            ann = original_ground_truth(sample, rescale=self.rescale_gt)
             pred = sample['pred_instances']
             bboxes = to_numpy(pred['bboxes'], np.float32).reshape(-1, 4)
             scores = to_numpy(pred['scores'], np.float32).reshape(-1)

@@ -71,19 +71,24 @@ class SSD(BaseModel):
 
         Returns:
             Feature maps (B, C_l, H_l, W_l) from fine to coarse (SSD300: 38, 19, 10, 5, 3, 1).
+
+        Raises:
+            ValueError: the images are smaller than the network can take (checked
+                only when a layer fails, so the normal path pays nothing).
         """
-        height, width = inputs.shape[-2:]
-        if min(height, width) < self.min_input_size:
+        try:
+            feats = self.backbone(inputs)
+            return self.neck(feats) if self.with_neck else feats
+        except RuntimeError as error:
+            height, width = inputs.shape[-2:]
+            if min(height, width) >= self.min_input_size:
+                raise
             parts = [type(self.backbone).__name__] + ([type(self.neck).__name__] if self.with_neck else [])
             raise ValueError(
                 f'Input images of {height}x{width} pixels are too small for this {"+".join(parts)} model: '
-                f'height and width must be >= {self.min_input_size} so '
-                'that the last feature level is at least 1x1. Resize images to the size the model was '
-                'configured for (the Resize scale of the pipeline).')
-        feats = self.backbone(inputs)
-        if self.with_neck:
-            feats = self.neck(feats)
-        return feats
+                f'height and width must be >= {self.min_input_size} so that the last feature level is at '
+                'least 1x1. Resize images to the size the model was configured for (the Resize scale of '
+                'the pipeline).') from error
 
     def loss(self, inputs: Tensor, data_samples: List[DetDataSample]) -> Dict[str, Tensor]:
         """Losses of a batch: ``dict(loss_cls=scalar, loss_bbox=scalar)``.

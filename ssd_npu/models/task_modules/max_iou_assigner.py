@@ -82,10 +82,10 @@ class MaxIoUAssigner:
             return zeros.long(), zeros
         # overlaps[b, k, a]: IoU of GT k with prior a; -1 marks padding so that it never wins a max.
         overlaps = bbox_overlaps(gt_bboxes.float(), priors.float()[None])
-        overlaps = overlaps.masked_fill(~gt_valid[..., None], -1)
+        overlaps.masked_fill_(~gt_valid[..., None], -1)
         if self.ignore_iof_thr > 0 and ignore_bboxes is not None and ignore_bboxes.size(1) > 0:
-            overlaps = overlaps.masked_fill(self._ignored_priors(priors, ignore_bboxes, ignore_valid)[:, None],
-                                            -1)
+            ignored = self._ignored_priors(priors, ignore_bboxes, ignore_valid)
+            overlaps.masked_fill_(ignored[:, None], -1)
 
         max_overlaps, argmax_gt = overlaps.max(dim=1)          # [B, A]: best GT per prior
         gt_max_overlaps, gt_argmax = overlaps.max(dim=2)       # [B, M]: best prior per GT
@@ -115,7 +115,8 @@ class MaxIoUAssigner:
         max_overlaps = torch.where(has_gt, max_overlaps, 0)
         return assigned, max_overlaps
 
-    def _ignored_priors(self, priors: Tensor, ignore_bboxes: Tensor, ignore_valid: Optional[Tensor]) -> Tensor:
+    def _ignored_priors(self, priors: Tensor, ignore_bboxes: Tensor,
+                        ignore_valid: Optional[Tensor]) -> Tensor:
         """BoolTensor[B, A]: priors covered by an ignored region by more than ``ignore_iof_thr``."""
         if ignore_valid is None:
             ignore_valid = ignore_bboxes.new_ones(ignore_bboxes.shape[:2], dtype=torch.bool)

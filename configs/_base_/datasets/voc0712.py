@@ -1,0 +1,79 @@
+# Pascal VOC: 2007+2012 trainval for training, 2007 test for evaluation, SSD300's pipeline
+# (mmdetection's ssd300_voc0712 settings).
+dataset_type = 'VOCDataset'
+data_root = 'data/VOCdevkit/'
+input_size = 300
+# The data preprocessor's mean (RGB), the fill colour of Expand's canvas.
+mean = [123.675, 116.28, 103.53]
+backend_args = None
+num_workers = 4
+
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Expand', mean=mean, to_rgb=True, ratio_range=(1, 4)),
+    dict(type='MinIoURandomCrop', min_ious=(0.1, 0.3, 0.5, 0.7, 0.9), min_crop_size=0.3),
+    dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.5, 1.5),
+         saturation_range=(0.5, 1.5), hue_delta=18),
+    dict(type='PackDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
+]
+
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=num_workers,
+    persistent_workers=True,
+    pin_memory=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    # 10 passes per runner epoch, as mmdetection's ssd300_voc0712 (24 epochs = 240 data epochs).
+    dataset=dict(
+        type='RepeatDataset',
+        times=10,
+        dataset=dict(
+            type='ConcatDataset',
+            # The two years differ in metainfo['dataset_type'] only.
+            ignore_keys=['dataset_type'],
+            datasets=[
+                dict(type=dataset_type,
+                     data_root=data_root,
+                     ann_file='VOC2007/ImageSets/Main/trainval.txt',
+                     data_prefix=dict(sub_data_root='VOC2007/'),
+                     filter_cfg=dict(filter_empty_gt=True, min_size=32),
+                     pipeline=train_pipeline,
+                     backend_args=backend_args),
+                dict(type=dataset_type,
+                     data_root=data_root,
+                     ann_file='VOC2012/ImageSets/Main/trainval.txt',
+                     data_prefix=dict(sub_data_root='VOC2012/'),
+                     filter_cfg=dict(filter_empty_gt=True, min_size=32),
+                     pipeline=train_pipeline,
+                     backend_args=backend_args),
+            ])))
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=num_workers,
+    persistent_workers=True,
+    pin_memory=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='VOC2007/ImageSets/Main/test.txt',
+        data_prefix=dict(sub_data_root='VOC2007/'),
+        test_mode=True,
+        pipeline=test_pipeline,
+        backend_args=backend_args))
+test_dataloader = val_dataloader
+
+# VOC2007's protocol: 11-point interpolated AP at IoU 0.5.
+val_evaluator = dict(type='VOCMetric', metric='mAP', eval_mode='11points')
+test_evaluator = val_evaluator

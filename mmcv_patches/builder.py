@@ -1,0 +1,88 @@
+"""``SGD`` and ``NpuFusedSGD`` config types that build the fused SGD of the parameters' device.
+
+Why: an SSD step updates ~35 M parameters in a few hundred tensors; a per-tensor Python
+loop of small kernels costs more than the update itself on an accelerator. Fused
+implementations do it in a few launches: torch_npu's ``NpuFusedSGD`` on Ascend (what the
+old product used), ``torch.optim.SGD(fused=True)`` on CUDA and CPU (same arithmetic as
+the loop implementation).
+
+mmengine registers ``torch.optim.SGD`` as ``SGD`` in its root OPTIMIZERS, and
+``NpuFusedSGD`` only on NPU hosts. Registering both names in ssd_npu's child registry makes
+them win under ``default_scope='ssd_npu'`` (a child registry is searched before its
+parent), so mmdetection configs (``type='SGD'``) and the old product's
+(``type='NpuFusedSGD'``) build on every device; where the fused class asked for is
+missing, one log line says what is used instead.
+"""
+from typing import Any, Iterable, List
+
+import torch
+from mmengine.logging import print_log
+
+from ssd_npu.registry import OPTIMIZERS
+
+
+def _param_tensors(params: List[Any]) -> List[torch.Tensor]:
+    """The tensors of a parameter list given as tensors, (name, tensor) pairs or param groups."""
+    tensors: List[torch.Tensor] = []
+    for item in params:
+        if isinstance(item, dict):
+            tensors += [p[1] if isinstance(p, tuple) else p for p in item['params']]
+        else:
+            tensors.append(item[1] if isinstance(item, tuple) else item)
+    return tensors
+
+
+def _npu_fused_sgd_class() -> Any:
+    try:
+        from torch_npu.optim import NpuFusedSGD
+    except ImportError:
+        return None
+    return NpuFusedSGD
+
+
+def _build_fused_sgd(params: Iterable, asked: str, lr: float, momentum: float, dampening: float,
+                     weight_decay: float, nesterov: bool, **kwargs) -> torch.optim.Optimizer:
+    params = list(params)
+    tensors = _param_tensors(params)
+    device = tensors[0].device.type if tensors else 'cpu'
+    hyper = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
+    if device == 'npu':
+        npu_fused_sgd = _npu_fused_sgd_class()
+        # NpuFusedSGD takes SGD's classic arguments only (no maximize/foreach/fused).
+        if npu_fused_sgd is not None and not kwargs:
+            return npu_fused_sgd(params, **hyper)
+        print_log(f'{asked}: torch_npu.optim.NpuFusedSGD is not usable here (missing, or extra arguments '
+                  f'{sorted(kwargs)}); using torch.optim.SGD on npu', logger='current')
+        return torch.optim.SGD(params, **hyper, **kwargs)
+    if asked == 'NpuFusedSGD':
+        print_log(f'NpuFusedSGD needs torch_npu and an NPU; using torch.optim.SGD(fused=True) on {device}',
+                  logger='current')
+    if 'fused' in kwargs or 'foreach' in kwargs or kwargs.get('differentiable', False):
+        return torch.optim.SGD(params, **hyper, **kwargs)
+    try:
+        return torch.optim.SGD(params, **hyper, fused=True, **kwargs)
+    except RuntimeError as err:  # torch without a fused SGD kernel for this device
+        print_log(f'{asked}: no fused SGD on {device} ({err}); using the foreach implementation',
+                  logger='current')
+        return torch.optim.SGD(params, **hyper, foreach=True, **kwargs)
+
+
+@OPTIMIZERS.register_module(name='SGD')
+def fused_sgd(params: Iterable, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+              weight_decay: float = 0.0, nesterov: bool = False, **kwargs) -> torch.optim.Optimizer:
+    """SGD (torch's arguments) with the fused implementation of the parameters' device.
+
+    Args:
+        params: parameters or parameter groups (all on one device).
+        lr, momentum, dampening, weight_decay, nesterov: as ``torch.optim.SGD``.
+        **kwargs: further ``torch.optim.SGD`` keywords (``maximize``, ``foreach``,
+            ``fused``...); given ``fused``/``foreach`` are respected.
+    """
+    return _build_fused_sgd(params, 'SGD', lr, momentum, dampening, weight_decay, nesterov, **kwargs)
+
+
+@OPTIMIZERS.register_module(name='NpuFusedSGD')
+def npu_fused_sgd(params: Iterable, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                  weight_decay: float = 0.0, nesterov: bool = False, **kwargs) -> torch.optim.Optimizer:
+    """The old product's optimizer type: :func:`fused_sgd`, with one log line off NPU."""
+    return _build_fused_sgd(params, 'NpuFusedSGD', lr, momentum, dampening, weight_decay, nesterov, **kwargs)

@@ -1,0 +1,51 @@
+"""DistributedDataParallel arguments that fit the module's device (npu, cuda or cpu).
+
+Fixes: ``Runner.wrap_model`` builds ``MMDistributedDataParallel`` with
+``device_ids=[LOCAL_RANK]`` (directly, or as a default argument when ``model_wrapper_cfg``
+names a DDP subclass). torch accepts ``device_ids`` only for single-accelerator modules,
+so a CPU model fails with ``ValueError: DistributedDataParallel device_ids and
+output_device arguments only work with single-device/multiple-device GPU modules or CPU
+modules``. The patched ``__init__`` drops ``device_ids``/``output_device`` for a CPU module
+and defaults ``broadcast_buffers`` to False, as the old product did and as mmengine's
+wrapper-less path already does: every rank keeps its own BatchNorm statistics instead of
+receiving rank 0's at each forward. Patching the class (not registering a subclass) covers
+every path: the Runner's direct construction, configs under any ``default_scope``, and
+subclasses.
+"""
+import torch.nn as nn
+from mmengine.model import MMDistributedDataParallel
+
+from ._patching import ORIGINALS
+
+
+def _device_type(module: nn.Module) -> str:
+    """The device type of the module's first parameter or buffer (``cpu`` when it has neither)."""
+    for tensor in (*module.parameters(), *module.buffers()):
+        return tensor.device.type
+    return 'cpu'
+
+
+def ddp_init(self: MMDistributedDataParallel, module: nn.Module, detect_anomalous_params: bool = False,
+             **kwargs) -> None:
+    """``MMDistributedDataParallel.__init__`` with device arguments fitted to ``module``'s device.
+
+    Args:
+        module: the model, already on its device.
+        detect_anomalous_params: as mmengine's.
+        **kwargs: DistributedDataParallel's; ``device_ids`` and ``output_device`` are removed
+            for a CPU module, ``broadcast_buffers`` defaults to False.
+    """
+    if _device_type(module) == 'cpu':
+        kwargs.pop('device_ids', None)
+        kwargs.pop('output_device', None)
+    kwargs.setdefault('broadcast_buffers', False)
+    ORIGINALS['mmengine.model.MMDistributedDataParallel.__init__'](
+        self, module=module, detect_anomalous_params=detect_anomalous_params, **kwargs)
+
+
+def patch() -> None:
+    """Install :func:`ddp_init` as ``MMDistributedDataParallel.__init__`` (once)."""
+    original = ORIGINALS.setdefault('mmengine.model.MMDistributedDataParallel.__init__',
+                                    MMDistributedDataParallel.__init__)
+    if MMDistributedDataParallel.__init__ is original:
+        MMDistributedDataParallel.__init__ = ddp_init

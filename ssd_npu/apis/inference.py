@@ -1,0 +1,151 @@
+"""Build a detector from a config and run it on images (mmdetection 3.x's inference API)."""
+import copy
+import warnings
+from pathlib import Path
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.dataset import Compose
+from mmengine.runner import load_checkpoint
+
+from ssd_npu.models.detectors import check_num_classes
+from ssd_npu.registry import DATASETS, MODELS
+from ssd_npu.structures import DetDataSample
+from ssd_npu.utils import register_all_modules
+
+ImageInput = Union[str, Path, np.ndarray]
+
+
+def init_detector(config: Union[str, Path, Config], checkpoint: Optional[str] = None, device: str = 'cpu',
+                  cfg_options: Optional[dict] = None) -> nn.Module:
+    """Build the model of ``config``, load ``checkpoint`` and put it in eval mode on ``device``.
+
+    The backbone's ``init_cfg`` (ImageNet weights) is not applied: the
+    weights come from ``checkpoint`` (or stay at PyTorch's default init).
+    Class names (``model.dataset_meta['classes']``) come from the checkpoint's
+    ``meta.dataset_meta`` when present, else from the config's test dataset.
+
+    Args:
+        config: config file path or :class:`~mmengine.config.Config`.
+        checkpoint: checkpoint path or URL (loaded by mmengine's ``load_checkpoint``).
+        device: e.g. 'cpu', 'cuda:0', 'npu:0'.
+        cfg_options: overrides merged into the config, e.g. ``{'model.test_cfg.score_thr': 0.3}``.
+
+    Returns:
+        The detector, with ``cfg`` (the config) and ``dataset_meta`` attributes.
+
+    Raises:
+        ValueError: the head's ``num_classes`` differs from the number of class names.
+    """
+    if isinstance(config, (str, Path)):
+        config = Config.fromfile(str(config))
+    elif isinstance(config, Config):
+        config = copy.deepcopy(config)
+    else:
+        raise TypeError(f'init_detector: config must be a file path or a Config, got {type(config)}')
+    if cfg_options is not None:
+        config.merge_from_dict(cfg_options)
+    register_all_modules()
+    model = MODELS.build(config.model)
+
+    dataset_meta = None
+    if checkpoint is not None:
+        loaded = load_checkpoint(model, checkpoint, map_location='cpu')
+        dataset_meta = loaded.get('meta', {}).get('dataset_meta')
+    source = f'the checkpoint {checkpoint}'
+    if not dataset_meta:
+        dataset_meta = _dataset_meta_from_config(config)
+        source = 'the config\'s test dataset'
+    if dataset_meta and 'classes' in dataset_meta:
+        check_num_classes(model, dataset_meta['classes'], source)
+    else:
+        warnings.warn('init_detector: no class names in the checkpoint or the config; '
+                      'detections will carry label indices only', stacklevel=2)
+    model.cfg = config
+    model.dataset_meta = dataset_meta
+    return model.to(device).eval()
+
+
+def _test_dataset_cfg(config: Config) -> dict:
+    """The innermost test dataset config (unwrapping RepeatDataset-style wrappers)."""
+    if 'test_dataloader' not in config:
+        raise KeyError('The config has no test_dataloader: inference needs its dataset.pipeline')
+    dataset_cfg = config.test_dataloader.dataset
+    while 'dataset' in dataset_cfg:
+        dataset_cfg = dataset_cfg.dataset
+    return dataset_cfg
+
+
+def _dataset_meta_from_config(config: Config) -> Optional[dict]:
+    """``metainfo`` of the config's test dataset: the one set in the config, else the class default."""
+    if 'test_dataloader' not in config:
+        return None
+    dataset_cfg = _test_dataset_cfg(config)
+    if dataset_cfg.get('metainfo'):
+        return dict(dataset_cfg.metainfo)
+    dataset_cls = DATASETS.get(dataset_cfg.get('type', ''))
+    metainfo = getattr(dataset_cls, 'METAINFO', None)
+    return dict(metainfo) if metainfo else None
+
+
+def _test_pipelines(config: Config) -> tuple:
+    """(pipeline for image files, pipeline for in-memory arrays) built from the test pipeline.
+
+    Ground-truth loading is dropped (there is none at inference), and the
+    array pipeline skips the file loader: the caller provides ``img`` directly.
+    """
+    steps = [step for step in _test_dataset_cfg(config).pipeline
+             if not step['type'].split('.')[-1] == 'LoadAnnotations']
+    loader = [i for i, step in enumerate(steps) if step['type'].split('.')[-1] == 'LoadImageFromFile']
+    array_steps = [step for i, step in enumerate(steps) if i not in loader]
+    return Compose(copy.deepcopy(steps)), Compose(copy.deepcopy(array_steps))
+
+
+def _load(image: ImageInput, index: int, file_pipeline: Compose, array_pipeline: Compose) -> dict:
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f'inference_detector: an array image must be HxWx3 uint8 BGR, '
+                             f'got shape {image.shape} dtype {image.dtype}')
+        data = array_pipeline(dict(img=image, img_id=index, img_shape=image.shape[:2],
+                                   ori_shape=image.shape[:2]))
+    elif isinstance(image, (str, Path)):
+        if not Path(image).is_file():
+            raise FileNotFoundError(f'inference_detector: image file not found: {image}')
+        data = file_pipeline(dict(img_path=str(image), img_id=index))
+    else:
+        raise TypeError(f'inference_detector: an image is a path or an HxWx3 uint8 array, got {type(image)}')
+    if data is None:
+        raise ValueError(f'inference_detector: the test pipeline could not load image {image}')
+    return data
+
+
+def inference_detector(model: nn.Module, imgs: Union[ImageInput, Sequence[ImageInput]],
+                       batch_size: int = 1) -> Union[DetDataSample, List[DetDataSample]]:
+    """Detect objects with the config's test pipeline and post-processing.
+
+    Args:
+        model: a detector from :func:`init_detector` (needs ``model.cfg``).
+        imgs: an image path, an HxWx3 uint8 BGR array (as ``cv2.imread`` gives),
+            or a list of those.
+        batch_size: images per forward pass.
+
+    Returns:
+        One :class:`DetDataSample` per image (a single one for a single input)
+        with ``pred_instances.bboxes`` (N, 4) xyxy in original-image pixels,
+        ``.scores`` (N,) and ``.labels`` (N,) 0-based.
+    """
+    is_batch = isinstance(imgs, (list, tuple))
+    images = list(imgs) if is_batch else [imgs]
+    file_pipeline, array_pipeline = _test_pipelines(model.cfg)
+    results = []
+    for start in range(0, len(images), batch_size):
+        batch = [_load(image, start + i, file_pipeline, array_pipeline)
+                 for i, image in enumerate(images[start:start + batch_size])]
+        data = dict(inputs=[item['inputs'] for item in batch],
+                    data_samples=[item['data_samples'] for item in batch])
+        with torch.no_grad():
+            results.extend(model.test_step(data))
+    return results if is_batch else results[0]

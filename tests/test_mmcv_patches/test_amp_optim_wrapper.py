@@ -1,0 +1,148 @@
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.logging import MessageHub
+from mmengine.optim import AmpOptimWrapper as MMEngineAmpOptimWrapper
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope
+
+import mmcv_patches
+from mmcv_patches import optimizer as amp
+from mmcv_patches.checkpoint import safe_load
+from mmcv_patches.optimizer import AmpOptimWrapper, amp_optim_wrapper
+
+mmcv_patches.apply()
+
+SGD = dict(type='SGD', lr=0.1, momentum=0.9)
+
+
+def _wrapper(model: nn.Module, **amp_cfg) -> AmpOptimWrapper:
+    with DefaultScope.overwrite_default_scope('ssd_npu'):
+        return build_optim_wrapper(model, dict(type='AmpOptimWrapper', optimizer=SGD, **amp_cfg))
+
+
+def test_config_type_builds_ours_on_cpu_where_mmengines_refuses():
+    wrapper = _wrapper(nn.Linear(2, 1))
+    assert type(wrapper) is AmpOptimWrapper and isinstance(wrapper, MMEngineAmpOptimWrapper)
+    assert wrapper.loss_scaler._device == 'cpu' and wrapper.cast_dtype is torch.bfloat16
+    with pytest.raises(AssertionError, match='gpu, npu, mlu or musa'):
+        MMEngineAmpOptimWrapper(optimizer=torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1))
+
+
+@pytest.mark.parametrize('dtype', ['float16', 'bfloat16'])
+def test_forward_runs_in_the_autocast_dtype(dtype):
+    model = nn.Linear(4, 2)
+    wrapper = _wrapper(model, dtype=dtype)
+    with wrapper.optim_context(model):
+        out = model(torch.randn(3, 4))
+    assert out.dtype == getattr(torch, dtype)
+    wrapper.update_params(out.float().square().mean())
+    assert torch.isfinite(model.weight).all()
+
+
+def _step_with_gradient(wrapper: AmpOptimWrapper, model: nn.Linear, gradient: float) -> None:
+    """One optimizer step whose (unscaled) gradient is ``gradient`` everywhere."""
+    wrapper.zero_grad()
+    wrapper.backward(sum(param.sum() for param in model.parameters()) * 0)
+    for param in model.parameters():
+        param.grad.fill_(gradient * wrapper.loss_scaler.get_scale())
+    wrapper.step()
+
+
+@pytest.mark.parametrize('first_gradient', [float('inf'), float('nan')])
+def test_overflow_step_is_skipped_and_the_scale_lowered(first_gradient):
+    hub = MessageHub.get_instance('amp_overflow_test')
+    model = nn.Linear(3, 2)
+    reference_model = copy.deepcopy(model)
+    reference = torch.optim.SGD(reference_model.parameters(), lr=0.1, momentum=0.9, foreach=False)
+    wrapper = _wrapper(model, dtype='float16')
+    wrapper.message_hub = hub
+    assert wrapper.optimizer.defaults['fused'] is True  # the fused SGD of the builder
+    scale = wrapper.loss_scaler.get_scale()
+
+    _step_with_gradient(wrapper, model, first_gradient)
+    assert wrapper.loss_scaler.get_scale() == scale / 2
+    assert hub.get_scalar('train/loss_scale').current() == scale / 2
+    assert torch.equal(model.weight, reference_model.weight)  # nothing written
+
+    for gradient in (1.0, 0.5):  # the following clean steps equal plain SGD's
+        _step_with_gradient(wrapper, model, gradient)
+        for param in reference_model.parameters():
+            param.grad = torch.full_like(param, gradient)
+        reference.step()
+    assert torch.isfinite(model.weight).all()
+    torch.testing.assert_close(model.weight, reference_model.weight)
+
+
+def test_torch_fused_sgd_alone_mishandles_a_skipped_first_step():
+    # Why AmpOptimWrapper keeps fused SGD off GradScaler's fused path: the skipped step still
+    # creates an uninitialised momentum buffer, which the next step reads into the weights.
+    param = nn.Parameter(torch.zeros(4))
+    optimizer = torch.optim.SGD([param], lr=0.1, momentum=0.9, fused=True)
+    scaler = torch.amp.GradScaler('cpu')
+    scaler.scale(torch.ones(()))
+    param.grad = torch.full((4,), float('inf'))
+    scaler.step(optimizer)
+    assert 'momentum_buffer' in optimizer.state[param]  # plain SGD: no state after a skipped step
+
+
+def test_loss_scaler_state_resumes(tmp_path):
+    model = nn.Linear(3, 2)
+    wrapper = _wrapper(model, dtype='float16')
+    _step_with_gradient(wrapper, model, float('inf'))
+    torch.save(wrapper.state_dict(), tmp_path / 'optim.pth')
+
+    resumed = _wrapper(nn.Linear(3, 2), dtype='float16')
+    resumed.load_state_dict(safe_load(tmp_path / 'optim.pth'))
+    assert resumed.loss_scaler.get_scale() == wrapper.loss_scaler.get_scale() == 2.0 ** 15
+
+
+def test_training_log_shows_the_loss_scale(make_runner, tmp_path):
+    runner = make_runner(tmp_path, max_epochs=1)
+    runner.train()
+    history = runner.message_hub.get_scalar('train/loss_scale')
+    assert history.current() == runner.optim_wrapper.loss_scaler.get_scale()
+    log = next(tmp_path.glob('*/*.log')).read_text()
+    # LogProcessor prints the mean over its window (here both iterations)
+    assert f'loss_scale: {history.mean():.4f}' in log
+
+
+@pytest.mark.parametrize('opt_level, use_amp, device, expected', [
+    (None, False, 'cuda', dict(type='OptimWrapper', optimizer=SGD)),
+    ('O0', False, 'cuda', dict(type='OptimWrapper', optimizer=SGD)),
+    ('O1', False, 'npu', dict(type='AmpOptimWrapper', optimizer=SGD, loss_scale='dynamic', dtype='float16')),
+    (None, True, 'cuda', dict(type='AmpOptimWrapper', optimizer=SGD, loss_scale='dynamic', dtype='float16')),
+    ('O1', True, 'cpu', dict(type='AmpOptimWrapper', optimizer=SGD, loss_scale='dynamic', dtype='bfloat16')),
+])
+def test_command_line_flags_map_onto_the_optim_wrapper(opt_level, use_amp, device, expected):
+    cfg = dict(type='OptimWrapper', optimizer=SGD)
+    assert amp_optim_wrapper(cfg, opt_level, use_amp, device) == expected
+    assert cfg == dict(type='OptimWrapper', optimizer=SGD)  # the config is not modified
+
+
+def test_o0_turns_an_amp_config_into_fp32():
+    cfg = dict(type='AmpOptimWrapper', optimizer=SGD, loss_scale=512.0, dtype='float16')
+    assert amp_optim_wrapper(cfg, 'O0', False, 'npu') == dict(type='OptimWrapper', optimizer=SGD)
+
+
+def test_config_dtype_and_static_scale_are_kept():
+    cfg = dict(optimizer=SGD, dtype='float16', loss_scale=512.0)
+    assert amp_optim_wrapper(cfg, None, True, 'cpu') == dict(
+        type='AmpOptimWrapper', optimizer=SGD, dtype='float16', loss_scale=512.0)
+
+
+def test_o2_means_o1_with_one_log_line(monkeypatch):
+    lines = []
+    monkeypatch.setattr(amp, 'print_log', lambda message, **kwargs: lines.append(message))
+    cfg = dict(optimizer=SGD)
+    assert amp_optim_wrapper(cfg, 'O2', False, 'cuda') == amp_optim_wrapper(cfg, 'O1', False, 'cuda')
+    assert len(lines) == 1 and 'O2' in lines[0]
+
+
+@pytest.mark.parametrize('opt_level, use_amp, device', [('O3', False, 'cuda'), ('O0', True, 'cuda'),
+                                                        ('O1', False, 'mps')])
+def test_bad_flags_are_refused(opt_level, use_amp, device):
+    with pytest.raises(ValueError):
+        amp_optim_wrapper(dict(optimizer=SGD), opt_level, use_amp, device)

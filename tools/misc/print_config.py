@@ -1,0 +1,28 @@
+"""Print a config with its _base_ files merged and --cfg-options applied.
+
+    python tools/misc/print_config.py configs/ssd/ssd300_coco.py [--cfg-options train_dataloader.batch_size=4]
+"""
+import argparse
+from typing import List, Optional
+
+from mmengine.config import Config, DictAction
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings, key=value (e.g. optim_wrapper.optimizer.lr=0.01)')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    print(f'Config:\n{cfg.pretty_text}')
+
+
+if __name__ == '__main__':
+    main()
