@@ -21,9 +21,9 @@ model = dict(
     # All weights come from the converted checkpoint.
     backbone=dict(init_cfg=None),
     bbox_head=dict(
-        # DefaultBoxGenerator(scales=[0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05], steps=[8, 16, 32, 64, 100, 300],
-        # clip=True): sizes are scales x 300, and box sides are clamped to the 300-pixel input, which
-        # changes the two elongated boxes of the last level.
+        # DefaultBoxGenerator(scales=[0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05],
+        # steps=[8, 16, 32, 64, 100, 300], clip=True): sizes are scales x 300, and box sides are
+        # clamped to the 300-pixel input, which changes the two elongated boxes of the last level.
         anchor_generator=dict(
             type='SSDAnchorGenerator',
             scale_major=False,

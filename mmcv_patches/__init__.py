@@ -26,7 +26,7 @@ def apply() -> None:
     global _applied
     if _applied:
         return
-    # Set first: the modules below import ssd_npu, whose __init__ calls apply() again.
+    # Set first: builder and optimizer import ssd_npu.registry, and ssd_npu's __init__ calls apply().
     _applied = True
     from . import atomic_save, checkpoint, device, dist_utils, distributed, package_utils
 
@@ -39,7 +39,3 @@ def apply() -> None:
 
 
 __all__ = ['ORIGINALS', 'apply']
-
-# Last, once apply() exists: the patch modules import ssd_npu (registries, device), whose __init__
-# calls apply(). Importing ssd_npu here first means `from mmcv_patches import X` works on its own.
-import ssd_npu  # noqa: E402, F401

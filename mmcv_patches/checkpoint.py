@@ -126,8 +126,9 @@ def safe_load(path_or_file: Union[str, os.PathLike, IO[bytes]], map_location: Ma
     except pickle.UnpicklingError as err:
         raise UnsafeCheckpointError(
             f'refusing to load checkpoint {name}: it contains {_describe_refusal(str(err))}, which is '
-            'not data (tensors, containers, numpy arrays, mmengine HistoryBuffer). Loading it would run '
-            'code from the file; only use it after converting it from a trusted source.') from None
+            'not data (tensors, containers, numpy arrays, mmengine HistoryBuffer); unpickling it could run '
+            'code from the file. If you trust its source, re-save only its tensors (the state_dict) with '
+            'torch.save and load that file instead.') from None
 
 
 def local_checkpoint_candidates(url: str, model_dir: Optional[str] = None) -> List[str]:

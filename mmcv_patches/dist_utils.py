@@ -21,8 +21,6 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.logging import print_log
 
-from ssd_npu.utils.device import dist_backend, get_device
-
 from ._patching import ORIGINALS, replace_everywhere
 
 TIMEOUT_ENV = 'SSD_NPU_DIST_TIMEOUT'
@@ -78,12 +76,15 @@ def init_dist_pytorch(backend: str = 'nccl', init_backend: str = 'torch', **kwar
     """Replacement of ``mmengine.dist.utils._init_dist_pytorch``.
 
     Args:
-        backend: the configured backend; replaced by the device's (hccl/nccl/gloo) when it
-            cannot serve the device, with one log line.
+        backend: the configured backend; ``'auto'`` or None picks the device's (hccl/nccl/gloo),
+            as does a backend that cannot serve the device (with one log line).
         init_backend: ``'torch'``; others (deepspeed, colossalai) go to mmengine's original.
         **kwargs: passed to ``torch.distributed.init_process_group``; ``timeout`` (a
             timedelta, as mmengine's ``init_dist`` converts it) defaults to :func:`dist_timeout`.
     """
+    # Imported here: ssd_npu's __init__ applies the patches (see mmcv_patches.device).
+    from ssd_npu.utils.device import dist_backend, get_device
+
     map_legacy_dist_env()
     if init_backend != 'torch':
         ORIGINALS['mmengine.dist.utils._init_dist_pytorch'](backend, init_backend=init_backend, **kwargs)
@@ -92,7 +93,9 @@ def init_dist_pytorch(backend: str = 'nccl', init_backend: str = 'torch', **kwar
     if not 0 <= rank < world_size:
         raise RuntimeError(f'RANK={rank} is outside WORLD_SIZE={world_size}')
     device = get_device()
-    if backend not in _SERVING_BACKENDS[device]:
+    if backend in (None, 'auto'):
+        backend = dist_backend(device)
+    elif backend not in _SERVING_BACKENDS[device]:
         print_log(f'distributed backend {backend!r} cannot serve {device}; using {dist_backend(device)!r}',
                   logger='current')
         backend = dist_backend(device)

@@ -12,17 +12,22 @@ receiving rank 0's at each forward. Patching the class (not registering a subcla
 every path: the Runner's direct construction, configs under any ``default_scope``, and
 subclasses.
 """
+import inspect
+import itertools
+
 import torch.nn as nn
 from mmengine.model import MMDistributedDataParallel
+from torch.nn.parallel import DistributedDataParallel
 
 from ._patching import ORIGINALS
+
+_HAS_FORWARD_SYNC_BUFFERS = 'forward_sync_buffers' in inspect.signature(DistributedDataParallel).parameters
 
 
 def _device_type(module: nn.Module) -> str:
     """The device type of the module's first parameter or buffer (``cpu`` when it has neither)."""
-    for tensor in (*module.parameters(), *module.buffers()):
-        return tensor.device.type
-    return 'cpu'
+    tensor = next(itertools.chain(module.parameters(), module.buffers()), None)
+    return 'cpu' if tensor is None else tensor.device.type
 
 
 def ddp_init(self: MMDistributedDataParallel, module: nn.Module, detect_anomalous_params: bool = False,
@@ -33,12 +38,19 @@ def ddp_init(self: MMDistributedDataParallel, module: nn.Module, detect_anomalou
         module: the model, already on its device.
         detect_anomalous_params: as mmengine's.
         **kwargs: DistributedDataParallel's; ``device_ids`` and ``output_device`` are removed
-            for a CPU module, ``broadcast_buffers`` defaults to False.
+            for a CPU module; ``broadcast_buffers`` defaults to False and is passed as
+            ``forward_sync_buffers`` where torch has it.
     """
     if _device_type(module) == 'cpu':
         kwargs.pop('device_ids', None)
         kwargs.pop('output_device', None)
-    kwargs.setdefault('broadcast_buffers', False)
+    sync_buffers = kwargs.pop('broadcast_buffers', False)
+    if _HAS_FORWARD_SYNC_BUFFERS:
+        # torch>=2.14 deprecates broadcast_buffers (a FutureWarning on every wrap); its successor only
+        # differs by syncing buffers once at construction, which the Runner does anyway.
+        kwargs.setdefault('forward_sync_buffers', sync_buffers)
+    else:
+        kwargs['broadcast_buffers'] = sync_buffers
     ORIGINALS['mmengine.model.MMDistributedDataParallel.__init__'](
         self, module=module, detect_anomalous_params=detect_anomalous_params, **kwargs)
 

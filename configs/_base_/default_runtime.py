@@ -32,7 +32,9 @@ env_cfg = dict(
 
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
-log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
+# The loss scale (AMP) is logged as its current value, not averaged over the window.
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True,
+                     custom_cfg=[dict(data_src='loss_scale', method_name='current')])
 
 log_level = 'INFO'
 load_from = None

@@ -2,7 +2,7 @@
 import copy
 import warnings
 from pathlib import Path
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -26,7 +26,8 @@ def init_detector(config: Union[str, Path, Config], checkpoint: Optional[str] = 
     The backbone's ``init_cfg`` (ImageNet weights) is not applied: the
     weights come from ``checkpoint`` (or stay at PyTorch's default init).
     Class names (``model.dataset_meta['classes']``) come from the checkpoint's
-    ``meta.dataset_meta`` when present, else from the config's test dataset.
+    ``meta.dataset_meta`` (mmdetection 3.x) or ``meta.CLASSES`` (2.x) when present,
+    else from the config's test dataset.
 
     Args:
         config: config file path or :class:`~mmengine.config.Config`.
@@ -53,8 +54,11 @@ def init_detector(config: Union[str, Path, Config], checkpoint: Optional[str] = 
 
     dataset_meta = None
     if checkpoint is not None:
-        loaded = load_checkpoint(model, checkpoint, map_location='cpu')
-        dataset_meta = loaded.get('meta', {}).get('dataset_meta')
+        meta = load_checkpoint(model, checkpoint, map_location='cpu').get('meta', {})
+        dataset_meta = meta.get('dataset_meta')
+        if not dataset_meta and meta.get('CLASSES'):
+            # mmdetection 2.x checkpoints (the SSD model zoo files) store only the class names.
+            dataset_meta = {'classes': tuple(meta['CLASSES'])}
     source = f'the checkpoint {checkpoint}'
     if not dataset_meta:
         dataset_meta = _dataset_meta_from_config(config)
@@ -91,7 +95,7 @@ def _dataset_meta_from_config(config: Config) -> Optional[dict]:
     return dict(metainfo) if metainfo else None
 
 
-def _test_pipelines(config: Config) -> tuple:
+def _test_pipelines(config: Config) -> Tuple[Compose, Compose]:
     """(pipeline for image files, pipeline for in-memory arrays) built from the test pipeline.
 
     Ground-truth loading is dropped (there is none at inference), and the

@@ -214,8 +214,11 @@ def ensure_synthetic_coco(out_dir: str, **kwargs) -> str:
         return out_dir
     parent = osp.dirname(out_dir)
     os.makedirs(parent, exist_ok=True)
+    umask = os.umask(0)
+    os.umask(umask)
     tmp_dir = tempfile.mkdtemp(prefix=f'.{osp.basename(out_dir)}.tmp-', dir=parent)
     try:
+        os.chmod(tmp_dir, 0o777 & ~umask)  # mkdtemp's 0o700 would hide the dataset from others
         generate_synthetic_coco(tmp_dir, **kwargs)
         os.rename(tmp_dir, out_dir)
     except OSError:

@@ -5,6 +5,7 @@ from typing import Optional
 
 from mmengine.config import Config
 
+from mmcv_patches.dist_utils import map_legacy_dist_env
 from mmcv_patches.optimizer import amp_optim_wrapper
 from ssd_npu.utils.device import dist_backend, get_device
 
@@ -25,6 +26,11 @@ def _default_work_dir(config_path: str) -> str:
 
 def _apply_common(cfg: Config, config_path: str, work_dir: Optional[str], launcher: str,
                   device: Optional[str]) -> None:
+    # The old product started one process per device with RANK / RANK_SIZE / NPUID set and no
+    # launcher flag: read those as torchrun's variables and launch as torchrun would.
+    map_legacy_dist_env()
+    if launcher == 'none' and int(os.environ.get('WORLD_SIZE', '1')) > 1:
+        launcher = 'pytorch'
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir

@@ -25,7 +25,8 @@ def small_config(num_classes: int = 3, metainfo: bool = True) -> Config:
         dict(type='LoadImageFromFile'),
         dict(type='Resize', scale=(96, 96), keep_ratio=False),
         dict(type='LoadAnnotations', with_bbox=True),
-        dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
+        dict(type='PackDetInputs',
+             meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
     ])
     if metainfo:
         dataset['metainfo'] = dict(classes=CLASSES)
@@ -84,7 +85,8 @@ def test_a_list_gives_a_list_in_order_whatever_the_batch_size(model, image_file)
     batched = inference_detector(model, [image, flipped, str(path)], batch_size=2)
     assert isinstance(batched, list) and len(batched) == 3
     for single, result in zip(one_by_one, batched):
-        torch.testing.assert_close(single.pred_instances.scores, result.pred_instances.scores, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(single.pred_instances.scores, result.pred_instances.scores,
+                                   rtol=1e-4, atol=1e-5)
 
 
 def test_cfg_options_override_the_config(checkpoint, image_file):
@@ -105,6 +107,14 @@ def test_checkpoint_class_names_must_match_the_head(tmp_path, checkpoint):
     torch.save(state, path)
     with pytest.raises(ValueError, match=re.escape(f'the checkpoint {path} has 4')):
         init_detector(small_config(), str(path))
+
+
+def test_mmdetection_2_checkpoints_give_their_class_names(tmp_path, checkpoint):
+    state = torch.load(checkpoint, weights_only=True)
+    state['meta'] = {'CLASSES': ['x', 'y', 'z']}
+    path = tmp_path / 'mmdet2.pth'
+    torch.save(state, path)
+    assert init_detector(small_config(), str(path)).dataset_meta == {'classes': ('x', 'y', 'z')}
 
 
 @pytest.mark.parametrize('bad, error', [

@@ -76,6 +76,16 @@ def test_overflow_step_is_skipped_and_the_scale_lowered(first_gradient):
     torch.testing.assert_close(model.weight, reference_model.weight)
 
 
+def test_gradients_are_unscaled_before_clipping():
+    model = nn.Linear(3, 2)
+    before = [param.detach().clone() for param in model.parameters()]
+    wrapper = _wrapper(model, dtype='float16', clip_grad=dict(max_norm=1.0))
+    _step_with_gradient(wrapper, model, 100.0)
+    # first SGD step: the update is lr * clipped gradient, whose norm is max_norm
+    step = torch.cat([(after - start).flatten() for after, start in zip(model.parameters(), before)])
+    torch.testing.assert_close(step.norm(), torch.tensor(0.1))
+
+
 def test_torch_fused_sgd_alone_mishandles_a_skipped_first_step():
     # Why AmpOptimWrapper keeps fused SGD off GradScaler's fused path: the skipped step still
     # creates an uninitialised momentum buffer, which the next step reads into the weights.

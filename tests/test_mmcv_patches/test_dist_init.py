@@ -66,6 +66,8 @@ def single_rank_env(monkeypatch):
     for name, value in dict(RANK='0', WORLD_SIZE='1', LOCAL_RANK='0', SSD_NPU_DEVICE='cpu').items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv('SSD_NPU_DIST_TIMEOUT', raising=False)
+    # init_dist would make 'spawn' this test process's start method for good
+    monkeypatch.setattr(mmengine.dist.utils.mp, 'set_start_method', lambda *args, **kwargs: None)
 
 
 def test_nccl_config_on_cpu_uses_gloo_without_touching_cuda(single_rank_env, monkeypatch):
@@ -74,6 +76,13 @@ def test_nccl_config_on_cpu_uses_gloo_without_touching_cuda(single_rank_env, mon
     monkeypatch.setattr(torch.cuda, 'set_device', lambda device: pytest.fail('cuda.set_device on a CPU run'))
     mmengine.dist.utils.init_dist('pytorch', backend='nccl')
     assert calls == [dict(backend='gloo', rank=0, world_size=1, timeout=datetime.timedelta(seconds=1800))]
+
+
+def test_auto_backend_is_the_devices(single_rank_env, monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch_dist, 'init_process_group', lambda **kwargs: calls.append(kwargs['backend']))
+    mmengine.dist.utils.init_dist('pytorch', backend='auto')
+    assert calls == ['gloo']
 
 
 def test_mmengine_launcher_sets_a_cuda_device_on_cpu_runs(single_rank_env, monkeypatch):

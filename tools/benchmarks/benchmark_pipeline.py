@@ -21,8 +21,9 @@ from mmengine.registry import init_default_scope
 from torch.utils.data import DataLoader
 
 from ssd_npu.datasets import CocoDataset
+from ssd_npu.datasets.coco import load_coco_json
 from ssd_npu.datasets.pipeline_benchmark import time_pipeline
-from ssd_npu.datasets.synthetic import CLASSES, ensure_synthetic_coco
+from ssd_npu.datasets.synthetic import ensure_synthetic_coco
 
 
 def parse_args() -> argparse.Namespace:
@@ -61,14 +62,15 @@ def main() -> None:
     torch.set_num_threads(1)
     cfg = Config.fromfile(args.config)
     with tempfile.TemporaryDirectory() as tmp:
-        metainfo = None
         data_root = args.data_root
         if data_root is None:
             data_root = ensure_synthetic_coco(osp.join(tmp, 'synthetic640'),
                                               num_train=args.num_images, num_val=1, width=640,
                                               height=480, size_jitter=0, min_object=32,
                                               max_object=400, max_objects=8)
-            metainfo = dict(classes=CLASSES)
+        # Every category of the file: the classes do not matter for speed.
+        categories = load_coco_json(osp.join(data_root, args.ann_file))['categories']
+        metainfo = dict(classes=tuple(cat['name'] for cat in categories))
         dataset = CocoDataset(ann_file=args.ann_file, data_root=data_root, metainfo=metainfo,
                               data_prefix=dict(img=args.img_prefix), pipeline=cfg.train_pipeline,
                               indices=args.num_images)

@@ -7,12 +7,15 @@ import argparse
 
 import torch
 
-from ssd_npu.models.detectors.torchvision_conversion import (COCO_CATEGORY_IDS,
-                                                             convert_torchvision_ssd300_vgg16)
+from ssd_npu.models.detectors.torchvision_conversion import (
+    COCO_CATEGORY_IDS,
+    convert_torchvision_ssd300_vgg16,
+)
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('src', help='torchvision state dict (.pth), or a torchvision reference '
                                     'training checkpoint with a "model" entry')
     parser.add_argument('dst', help='output checkpoint for ssd_npu')

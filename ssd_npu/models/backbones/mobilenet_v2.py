@@ -11,6 +11,10 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ssd_npu.registry import MODELS
 
+# Defaults of mmdetection's MobileNetV2 (module constants: never mutated).
+BATCH_NORM = dict(type='BN')
+RELU6 = dict(type='ReLU6')
+
 
 def make_divisible(value: float, divisor: int, min_ratio: float = 0.9) -> int:
     """Round a channel count to a multiple of ``divisor`` without losing more than 10%.
@@ -95,8 +99,8 @@ class MobileNetV2(BaseModule):
                  out_indices: Sequence[int] = (1, 2, 4, 7),
                  frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
-                 norm_cfg: Optional[dict] = dict(type='BN'),
-                 act_cfg: Optional[dict] = dict(type='ReLU6'),
+                 norm_cfg: Optional[dict] = BATCH_NORM,
+                 act_cfg: Optional[dict] = RELU6,
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  pretrained: Optional[str] = None,

@@ -151,28 +151,33 @@ class SSDHead(BaseModule):
                              f"including those crossing the border), got {train_cfg['allowed_border']}")
 
     def _init_layers(self) -> None:
-        """Per level: ``cls_convs[i]`` / ``reg_convs[i]``, each an ``nn.Sequential`` as in mmdetection."""
+        """Per level: ``cls_convs[i]`` / ``reg_convs[i]``, each an ``nn.Sequential`` as in mmdetection.
+
+        Layers are created in mmdetection's order (cls and reg interleaved), so a
+        given seed draws the same default initial weights.
+        """
         self.cls_convs = nn.ModuleList()
         self.reg_convs = nn.ModuleList()
         tower_conv = DepthwiseSeparableConvModule if self.use_depthwise else ConvModule
         conv_args = dict(conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
+        kernel = 1 if self.use_depthwise else 3
         for channels, num_base_priors in zip(self.in_channels, self.num_base_priors):
-            branches = []
-            for out_channels in (num_base_priors * self.cls_out_channels, num_base_priors * 4):
-                layers = []
-                in_channel = channels
-                for _ in range(self.stacked_convs):
+            cls_layers, reg_layers = [], []
+            in_channel = channels
+            for _ in range(self.stacked_convs):
+                for layers in (cls_layers, reg_layers):
                     layers.append(tower_conv(in_channel, self.feat_channels, 3, padding=1, **conv_args))
-                    in_channel = self.feat_channels
-                if self.use_depthwise:
-                    # SSDLite (MobileNetV2 paper, section 6.2): depthwise 3x3, then 1x1 predictor.
+                in_channel = self.feat_channels
+            if self.use_depthwise:
+                # SSDLite (MobileNetV2 paper, section 6.2): depthwise 3x3, then 1x1 predictors.
+                for layers in (cls_layers, reg_layers):
                     layers.append(ConvModule(in_channel, in_channel, 3, padding=1, groups=in_channel,
                                              **conv_args))
-                kernel = 1 if self.use_depthwise else 3
-                layers.append(nn.Conv2d(in_channel, out_channels, kernel_size=kernel, padding=kernel // 2))
-                branches.append(nn.Sequential(*layers))
-            self.cls_convs.append(branches[0])
-            self.reg_convs.append(branches[1])
+            cls_layers.append(nn.Conv2d(in_channel, num_base_priors * self.cls_out_channels, kernel,
+                                        padding=kernel // 2))
+            reg_layers.append(nn.Conv2d(in_channel, num_base_priors * 4, kernel, padding=kernel // 2))
+            self.cls_convs.append(nn.Sequential(*cls_layers))
+            self.reg_convs.append(nn.Sequential(*reg_layers))
 
     def forward(self, x: Sequence[Tensor]) -> Tuple[List[Tensor], List[Tensor]]:
         """Raw predictions of every level.
@@ -380,7 +385,8 @@ class SSDHead(BaseModule):
         if rescale:
             if 'scale_factor' not in img_meta:
                 raise KeyError('SSDHead.predict(rescale=True) needs metainfo scale_factor (w_scale, h_scale)')
-            bboxes = bboxes / bboxes.new_tensor(img_meta['scale_factor']).repeat(2)
+            # Multiplying by the reciprocal (not dividing) gives mmdetection's numbers bit for bit.
+            bboxes = bboxes * bboxes.new_tensor([1 / s for s in img_meta['scale_factor']]).repeat(2)
         min_bbox_size = cfg.get('min_bbox_size', -1)
         if min_bbox_size >= 0:
             wh = bboxes[:, 2:] - bboxes[:, :2]

@@ -24,9 +24,9 @@ def check_num_classes(model: nn.Module, classes: Sequence[str], source: str = 't
         raise TypeError(f'check_num_classes: classes must be a sequence of names, got the string {classes!r}')
     if head.num_classes != len(classes):
         raise ValueError(
-            f'The model predicts {head.num_classes} classes (model.bbox_head.num_classes) but {source} has '
-            f'{len(classes)}: {tuple(classes)}. Set model.bbox_head.num_classes={len(classes)} in the config, '
-            'or set the dataset metainfo classes to the ones the model was trained on.')
+            f'The model predicts {head.num_classes} classes (model.bbox_head.num_classes) but {source} '
+            f'has {len(classes)}: {tuple(classes)}. Set model.bbox_head.num_classes={len(classes)} in the '
+            'config, or set the dataset metainfo classes to the ones the model was trained on.')
 
 
 def min_input_size(feature_extractor: nn.Module, upper: int = 4096) -> int:

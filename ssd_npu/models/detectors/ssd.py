@@ -8,7 +8,7 @@ from torch import Tensor
 from ssd_npu.registry import MODELS
 from ssd_npu.structures import DetDataSample
 
-from .checks import min_input_size
+from . import checks
 
 
 @MODELS.register_module()
@@ -60,7 +60,7 @@ class SSD(BaseModel):
         """Smallest image height/width for which every feature level is at least 1x1 (computed once)."""
         if self._min_input_size is None:
             extractor = nn.Sequential(self.backbone, self.neck) if self.with_neck else self.backbone
-            self._min_input_size = min_input_size(extractor)
+            self._min_input_size = checks.min_input_size(extractor)
         return self._min_input_size
 
     def extract_feat(self, inputs: Tensor) -> Tuple[Tensor, ...]:

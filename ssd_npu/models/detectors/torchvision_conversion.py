@@ -38,7 +38,8 @@ def _renamed_keys() -> Dict[str, str]:
     # conv1_1 ... conv4_3 keep their index in the VGG features Sequential.
     for index in (0, 2, 5, 7, 10, 12, 14, 17, 19, 21):
         conv_prefixes[f'backbone.features.{index}'] = f'backbone.features.{index}'
-    # torchvision's extra.0 = [pool4, conv5_1, relu, conv5_2, relu, conv5_3, relu, fc(pool5, fc6, relu, fc7, relu)].
+    # torchvision's extra.0 = [pool4, conv5_1, relu, conv5_2, relu, conv5_3, relu,
+    #                         fc = (pool5, fc6, relu, fc7, relu)].
     for tv_index, index in ((1, 24), (3, 26), (5, 28)):
         conv_prefixes[f'backbone.extra.0.{tv_index}'] = f'backbone.features.{index}'
     conv_prefixes['backbone.extra.0.7.1'] = 'backbone.features.31'
@@ -52,7 +53,8 @@ def _renamed_keys() -> Dict[str, str]:
             names[f'{tv_prefix}.{param}'] = f'{prefix}.{param}'
     for level in range(NUM_LEVELS):
         for param in ('weight', 'bias'):
-            names[f'head.regression_head.module_list.{level}.{param}'] = f'bbox_head.reg_convs.{level}.0.{param}'
+            tv_name = f'head.regression_head.module_list.{level}.{param}'
+            names[tv_name] = f'bbox_head.reg_convs.{level}.0.{param}'
     return names
 
 
@@ -62,9 +64,12 @@ def _select_classes(tensor: Tensor, num_anchors: int, class_indices: Tensor) -> 
     return per_anchor.index_select(1, class_indices).reshape(-1, *tensor.shape[1:])
 
 
-def convert_torchvision_ssd300_vgg16(state_dict: Mapping[str, Tensor],
-                                     category_ids: Sequence[int] = COCO_CATEGORY_IDS) -> 'OrderedDict[str, Tensor]':
-    """Map a ``torchvision.models.detection.ssd300_vgg16`` state dict onto ``configs/ssd300_coco_torchvision.py``.
+def convert_torchvision_ssd300_vgg16(
+        state_dict: Mapping[str, Tensor],
+        category_ids: Sequence[int] = COCO_CATEGORY_IDS) -> 'OrderedDict[str, Tensor]':
+    """Map a ``torchvision.models.detection.ssd300_vgg16`` state dict onto our SSD300.
+
+    The result loads into ``configs/ssd300_coco_torchvision.py``'s model.
 
     Args:
         state_dict: torchvision's ``model.state_dict()`` (91 classes for the COCO weights).

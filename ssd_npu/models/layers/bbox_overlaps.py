@@ -10,7 +10,7 @@ def bbox_overlaps(bboxes1: Tensor, bboxes2: Tensor, mode: str = 'iou', eps: floa
     Same numbers as mmdetection's ``bbox_overlaps`` (non-aligned mode): the
     denominator is clamped to ``eps`` so empty boxes give 0, not NaN. The
     [..., N, M] intermediates are updated in place: for SSD's 8 x 100 x 8732
-    assignment that is 2.5x faster on CPU than fresh tensors per step.
+    assignment that is 2.5x faster on CPU than a fresh tensor per step.
 
     Args:
         bboxes1: Tensor[..., N, 4], xyxy.

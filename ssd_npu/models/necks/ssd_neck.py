@@ -9,6 +9,11 @@ from torch import Tensor
 
 from ssd_npu.registry import MODELS
 
+# Defaults of mmdetection's SSDNeck (module constants: never mutated).
+RELU = dict(type='ReLU')
+XAVIER_INIT = [dict(type='Xavier', distribution='uniform', layer='Conv2d'),
+               dict(type='Constant', val=1, layer='BatchNorm2d')]
+
 
 class L2Norm(nn.Module):
     """Per-position L2 normalisation over channels with a learned per-channel scale.
@@ -70,11 +75,8 @@ class SSDNeck(BaseModule):
                  use_depthwise: bool = False,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: Optional[dict] = None,
-                 act_cfg: Optional[dict] = dict(type='ReLU'),
-                 init_cfg: Union[dict, list, None] = [
-                     dict(type='Xavier', distribution='uniform', layer='Conv2d'),
-                     dict(type='Constant', val=1, layer='BatchNorm2d'),
-                 ]) -> None:
+                 act_cfg: Optional[dict] = RELU,
+                 init_cfg: Union[dict, list, None] = XAVIER_INIT) -> None:
         in_channels, out_channels = tuple(in_channels), tuple(out_channels)
         num_extra = len(out_channels) - len(in_channels)
         if num_extra <= 0 or out_channels[:len(in_channels)] != in_channels:

@@ -100,3 +100,14 @@ def test_configured_ssd_train_pipeline_yields_the_model_contract(tmp_path):
         assert boxes.dtype == torch.float32 and len(boxes) == len(sample.gt_instances.labels) >= 1
         assert (boxes >= 0).all() and (boxes <= 300).all()
         assert sample.img_shape == (300, 300) and sample.ori_shape == scene['img_shape']
+
+
+def test_configured_ssd_train_pipeline_handles_an_image_without_boxes(tmp_path):
+    cv2.imwrite(str(tmp_path / 'empty.png'), np.zeros((50, 70, 3), np.uint8))
+    pipeline = Compose(Config.fromfile(str(CONFIG)).train_pipeline)
+    np.random.seed(0)
+    for _ in range(10):
+        packed = pipeline(dict(img_path=str(tmp_path / 'empty.png'), img_id=1, instances=[]))
+        assert packed['inputs'].shape == (3, 300, 300)
+        assert packed['data_samples'].gt_instances.bboxes.shape == (0, 4)
+        assert packed['data_samples'].gt_instances.labels.shape == (0,)

@@ -13,7 +13,8 @@ def test_state_dict_layout_matches_mmdetection():
     assert len(keys) == 312
     assert sum(p.numel() for p in backbone.parameters()) == 2223872
     for key in ('conv1.conv.weight', 'layer1.0.depthwise_conv.conv.weight', 'layer1.0.linear_conv.bn.bias',
-                'layer2.0.expand_conv.bn.running_mean', 'layer7.0.linear_conv.conv.weight', 'conv2.conv.weight'):
+                'layer2.0.expand_conv.bn.running_mean', 'layer7.0.linear_conv.conv.weight',
+                'conv2.conv.weight'):
         assert key in keys
     assert 'layer1.0.expand_conv.conv.weight' not in keys, 'expand ratio 1 has no expand conv'
 

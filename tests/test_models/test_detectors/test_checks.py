@@ -40,7 +40,8 @@ def test_min_input_size_of_ssd300_is_exact_and_leaves_the_model_untouched():
                 level_strides=(2, 2, 1, 1), level_paddings=(1, 1, 0, 0))).eval()
     before = {k: v.clone() for k, v in extractor.state_dict().items()}
     assert min_input_size(extractor) == 257
-    assert all(torch.equal(before[k], v) and v.device.type == 'cpu' for k, v in extractor.state_dict().items())
+    after = extractor.state_dict()
+    assert all(torch.equal(before[k], v) and v.device.type == 'cpu' for k, v in after.items())
     with torch.no_grad():
         assert extractor(torch.zeros(1, 3, 257, 257))[-1].shape[-2:] == (1, 1)
         with pytest.raises(RuntimeError):

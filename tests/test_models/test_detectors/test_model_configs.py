@@ -29,8 +29,8 @@ def batch(size: int, num_images: int):
         ori_h, ori_w = 2 * size, 3 * size // 2
         sample = DetDataSample(metainfo=dict(img_id=i, img_shape=(size, size), ori_shape=(ori_h, ori_w),
                                              scale_factor=(size / ori_w, size / ori_h)))
-        sample.gt_instances = InstanceData(bboxes=torch.tensor([[0.1, 0.2, 0.5, 0.6], [0.4, 0.3, 0.9, 0.95]]) * size,
-                                           labels=torch.tensor([0, 79]))
+        boxes = torch.tensor([[0.1, 0.2, 0.5, 0.6], [0.4, 0.3, 0.9, 0.95]]) * size
+        sample.gt_instances = InstanceData(bboxes=boxes, labels=torch.tensor([0, 79]))
         samples.append(sample)
     return dict(inputs=images, data_samples=samples)
 

@@ -34,7 +34,8 @@ def batch(size: int = 96, num_images: int = 2):
     for i in range(num_images):
         sample = DetDataSample(metainfo=dict(img_id=i, img_shape=(size, size), ori_shape=(size, size),
                                              scale_factor=(1., 1.)))
-        sample.gt_instances = InstanceData(bboxes=torch.tensor([[10., 12., 60., 80.]]), labels=torch.tensor([i]))
+        sample.gt_instances = InstanceData(bboxes=torch.tensor([[10., 12., 60., 80.]]),
+                                           labels=torch.tensor([i]))
         samples.append(sample)
     return dict(inputs=images, data_samples=samples)
 
@@ -55,7 +56,8 @@ def test_tensor_mode_gives_raw_outputs_per_level():
     data = model.data_preprocessor(batch(96, 2))
     cls_scores, bbox_preds = model(data['inputs'], mode='tensor')
     anchors = model.bbox_head.prior_generator.num_base_priors
-    assert [tuple(s.shape) for s in cls_scores] == [(2, a * 4, n, n) for a, n in zip(anchors, (6, 3, 2, 1, 1, 1))]
+    sizes = (6, 3, 2, 1, 1, 1)
+    assert [tuple(s.shape) for s in cls_scores] == [(2, a * 4, n, n) for a, n in zip(anchors, sizes)]
     assert [b.shape[1] for b in bbox_preds] == [a * 4 for a in anchors]
 
 
