@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
+from mmengine.dist import all_reduce
 from mmengine.model import BaseModule
 from mmengine.structures import InstanceData
 from torch import Tensor
@@ -234,6 +235,7 @@ class SSDHead(BaseModule):
         = SmoothL1 of positives' deltas / N, where N = sum over images of
         ``max(num_pos_i, 1)`` (mmdetection's ``SamplingResult`` counts at least
         one positive per image), so N >= 1 and an image without GT adds only 1 to N.
+        Under DDP, N is the mean of that count over the ranks.
 
         Args:
             cls_scores, bbox_preds: outputs of :meth:`forward`.
@@ -305,6 +307,10 @@ class SSDHead(BaseModule):
                                    reduction='none').view(num_images, num_anchors) * label_weights
         num_pos = positive.sum(dim=1)
         avg_factor = num_pos.clamp(min=1).sum().float()
+        # Under DDP, normalise by the mean over ranks of that count: DDP averages the ranks'
+        # gradients, so the step then equals one process's step on the whole distributed batch
+        # (mmdetection normalises per rank, which weights ranks with few positives more).
+        all_reduce(avg_factor, op='mean')
 
         pos_loss = (cls_loss * positive).sum()
         # Hard-negative mining (SSD paper, section 2.2): per image, the

@@ -6,11 +6,13 @@ import torch
 from mmengine.structures import InstanceData
 from torch.profiler import profile
 
-import ssd_npu.models  # noqa: F401  (registers the types)
 from ssd_npu.models.dense_heads import SSDHead
 from ssd_npu.models.dense_heads.ssd_head_reference import ssd_loss_reference
 from ssd_npu.registry import MODELS
 from ssd_npu.structures import DetDataSample
+from ssd_npu.utils import register_all_modules
+
+register_all_modules()
 
 NUM_CLASSES = 5
 FEAT_SIZES = [8, 4, 2, 1]            # a 64x64 input
