@@ -4,10 +4,7 @@
 """
 import argparse
 
-import mmcv
-
-from ssd_npu.apis import inference_detector, init_detector
-from ssd_npu.visualization import DetLocalVisualizer
+from ssd_npu.apis import detect_and_draw, init_detector
 
 
 def parse_args() -> argparse.Namespace:
@@ -25,22 +22,9 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     model = init_detector(args.config, args.checkpoint, device=args.device)
-    result = inference_detector(model, args.image)
-
-    visualizer = DetLocalVisualizer(name='demo')
-    visualizer.dataset_meta = model.dataset_meta or {}
-    image = mmcv.imread(args.image, channel_order='rgb')
-    visualizer.add_datasample('demo', image, result, draw_gt=False, out_file=args.out_file,
-                              pred_score_thr=args.score_thr)
-
-    classes = visualizer.dataset_meta.get('classes')
-    pred = result.pred_instances.cpu()
-    pred = pred[pred.scores > args.score_thr]
-    for box, score, label in zip(pred.bboxes.tolist(), pred.scores.tolist(), pred.labels.tolist()):
-        name = classes[label] if classes else f'class {label}'
-        print(f'{name:>16s} {score:.3f}  x1={box[0]:.1f} y1={box[1]:.1f} x2={box[2]:.1f} y2={box[3]:.1f}')
-    print(f'{len(pred)} detections above {args.score_thr}; drawing written to {args.out_file}')
-
+    _, lines = detect_and_draw(model, args.image, args.out_file, score_thr=args.score_thr)
+    print('\n'.join(lines))
+    print(f'{len(lines)} detections above {args.score_thr}; drawing written to {args.out_file}')
 
 if __name__ == '__main__':
     main()
