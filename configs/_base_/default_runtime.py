@@ -13,6 +13,9 @@ default_hooks = dict(
 custom_hooks = [
     # Stops at start-up when model.bbox_head.num_classes disagrees with the dataset's classes.
     dict(type='NumClassCheckHook'),
+    # A NaN/inf loss skips its step (warning with iteration and images); 10 in a row stop the
+    # run; a checkpoint with non-finite weights is never written.
+    dict(type='NonFiniteLossHook', max_consecutive=10),
     # Images/s per device and in total, device memory, and an end-of-epoch throughput summary.
     dict(type='ThroughputHook'),
     # Reseeds every RNG from (seed, epoch) at each epoch start, so that a resumed run repeats

@@ -15,9 +15,9 @@ from typing import Iterator, Optional
 
 from mmengine.registry import Registry
 
-_UNKNOWN_TYPE = re.compile(r'(\S+) is not in the (\S+)::(\S+) registry')
+_UNKNOWN_TYPE = re.compile(r'([\w.]+) is not in the (\w+)::(.+?) registry')
 _UNEXPECTED_ARG = re.compile(r"got an unexpected keyword argument '(\w+)'")
-_CLASS_CONTEXT = re.compile(r'class `(\w+)` in')
+_CLASS_CONTEXT = re.compile(r'(\w+)\.__init__\(\)')
 
 
 def _all_registries() -> list:

@@ -14,13 +14,14 @@ class ThroughputHook(Hook):
     """Adds ``img_per_s`` (this device), ``img_per_s_all`` (all devices) and, on NPU, ``memory``
     to the training log, and logs a throughput summary at the end of each epoch.
 
-    It runs after mmengine's ``IterTimerHook`` (priority LOW), whose ``train/time`` and
-    ``train/data_time`` it reads, so it measures exactly the interval mmengine logs as ``time``.
+    It runs after mmengine's ``IterTimerHook`` (priority NORMAL = 50), whose ``train/time`` and
+    ``train/data_time`` it reads, so it measures exactly the interval mmengine logs as ``time``,
+    and before ``LoggerHook`` (BELOW_NORMAL = 60), so every logged line has the figures.
     The epoch summary states the share of time spent waiting for data: a high share means the
     device idles on the data pipeline.
     """
 
-    priority = 'LOW'
+    priority = 55
 
     def before_train_epoch(self, runner) -> None:
         self._epoch_start = time.perf_counter()
@@ -49,6 +50,6 @@ class ThroughputHook(Hook):
         world_size = get_world_size()
         per_device = self._epoch_images / elapsed
         runner.logger.info(
-            f'Epoch {runner.epoch} throughput: {per_device * world_size:.2f} img/s in total, '
+            f'Epoch {runner.epoch + 1} throughput: {per_device * world_size:.2f} img/s in total, '
             f'{per_device:.2f} img/s per device ({world_size} device(s)); '
             f'waiting for data {100 * self._epoch_data_time / elapsed:.1f}% of the time')
