@@ -1,9 +1,10 @@
 from .base_det_dataset import BaseDetDataset
 from .coco import CocoDataset
 from .synthetic import ensure_synthetic_coco, generate_synthetic_coco
+from .synthetic_coco_dataset import SyntheticCocoDataset
 from .transforms import *  # noqa: F401,F403  (registers the transforms)
 from .voc import VOCDataset
 from .xml_style import XMLDataset
 
-__all__ = ['BaseDetDataset', 'CocoDataset', 'VOCDataset', 'XMLDataset', 'ensure_synthetic_coco',
-           'generate_synthetic_coco']
+__all__ = ['BaseDetDataset', 'CocoDataset', 'SyntheticCocoDataset', 'VOCDataset', 'XMLDataset',
+           'ensure_synthetic_coco', 'generate_synthetic_coco']

@@ -24,8 +24,9 @@ def _default_work_dir(config_path: str) -> str:
     return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
-def _apply_common(cfg: Config, config_path: str, work_dir: Optional[str], launcher: str,
-                  device: Optional[str]) -> None:
+def apply_launch_options(cfg: Config, config_path: str, work_dir: Optional[str], launcher: str,
+                         device: Optional[str]) -> None:
+    """Set work dir, launcher, device and distributed backend: what every tool needs."""
     # The old product started one process per device with RANK / RANK_SIZE / NPUID set and no
     # launcher flag: read those as torchrun's variables and launch as torchrun would.
     map_legacy_dist_env()
@@ -50,7 +51,7 @@ def setup_train_config(cfg: Config, args) -> Config:
     ``args`` carries ``config, work_dir, resume, amp, opt_level, launcher, seed, deterministic,
     device, auto_scale_lr``.
     """
-    _apply_common(cfg, args.config, args.work_dir, args.launcher, args.device)
+    apply_launch_options(cfg, args.config, args.work_dir, args.launcher, args.device)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -75,7 +76,7 @@ def setup_test_config(cfg: Config, args) -> Config:
 
     ``args`` carries ``config, checkpoint, work_dir, out, show, show_dir, show_gt, launcher, device``.
     """
-    _apply_common(cfg, args.config, args.work_dir, args.launcher, args.device)
+    apply_launch_options(cfg, args.config, args.work_dir, args.launcher, args.device)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         hook = cfg.default_hooks.setdefault('visualization', dict(type='DetVisualizationHook'))

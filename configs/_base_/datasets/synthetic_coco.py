@@ -1,6 +1,7 @@
-# The synthetic shapes dataset (python tools/misc/make_synthetic_coco.py --out data/synthetic)
-# with SSD's data pipeline; small enough to train on a CPU.
-dataset_type = 'CocoDataset'
+# The synthetic shapes dataset with SSD's data pipeline; small enough to train on a CPU.
+# SyntheticCocoDataset generates it into data_root on first use
+# (python tools/misc/make_synthetic_coco.py --out data/synthetic does the same by hand).
+dataset_type = 'SyntheticCocoDataset'
 data_root = 'data/synthetic/'
 classes = ('circle', 'square', 'triangle')
 metainfo = dict(classes=classes, palette=[(220, 20, 60), (0, 0, 230), (0, 160, 60)])

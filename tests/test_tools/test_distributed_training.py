@@ -1,0 +1,57 @@
+"""Two processes (gloo on CPU, started by run_8p.sh) compute what one process computes."""
+import socket
+
+import pytest
+import torch
+
+from mmcv_patches.checkpoint import safe_load
+
+# Without BatchNorm (its statistics are per rank unless SyncBN, which gloo/CPU lacks) and without
+# random augmentation, so that the only difference between the runs is how the batch is split.
+DETERMINISTIC_NO_BN = '''
+model = dict(backbone=dict(norm_cfg=None), neck=dict(norm_cfg=None), bbox_head=dict(norm_cfg=None))
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
+    dict(type='PackDetInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+train_cfg = dict(max_epochs=1, val_interval=1)
+optim_wrapper = dict(optimizer=dict(_delete_=True, type='SGD', lr=0.01, momentum=0.9))
+'''
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_give_the_weights_of_one_process(tmp_path, make_tiny_config, run_tool):
+    config = make_tiny_config(DETERMINISTIC_NO_BN)
+    one = run_tool(['python', 'tools/train.py', str(config), '--work-dir', str(tmp_path / 'one'),
+                    '--seed', '0', '--cfg-options', 'train_dataloader.batch_size=4'], tmp_path)
+    assert one.returncode == 0, one.stderr[-3000:]
+
+    env = dict(NPROC='2', WORK_DIR=str(tmp_path / 'two'), MASTER_PORT=str(_free_port()))
+    two = run_tool(['bash', 'run_8p.sh', str(config), '--seed', '0',
+                    '--cfg-options', 'train_dataloader.batch_size=2'], tmp_path, env=env)
+    assert two.returncode == 0, (two.stdout + two.stderr)[-3000:]
+    log = two.stdout
+    assert 'processes per machine: 2' in log and "backend='gloo'" in log
+    assert 'img_per_s_all' in log
+    assert list((tmp_path / 'two').glob('run_8p_*.log')), 'run_8p.sh logs into the work dir'
+
+    expected = safe_load(str(tmp_path / 'one' / 'epoch_1.pth'))['state_dict']
+    actual = safe_load(str(tmp_path / 'two' / 'epoch_1.pth'))['state_dict']
+    for name in expected:
+        torch.testing.assert_close(actual[name], expected[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_run_8p_fails_when_training_fails(tmp_path, run_tool):
+    env = dict(NPROC='1', WORK_DIR=str(tmp_path / 'w'), MASTER_PORT=str(_free_port()))
+    result = run_tool(['bash', 'run_8p.sh', str(tmp_path / 'missing_config.py')], tmp_path, env=env)
+    assert result.returncode != 0
+    assert 'Config file not found' in result.stdout + result.stderr

@@ -1,0 +1,77 @@
+"""tools/train.py end to end on the tiny synthetic config: checkpoints, kill-and-resume, AMP, errors."""
+import pytest
+import torch
+
+from mmcv_patches.checkpoint import safe_load
+
+KILL_IN_EPOCH_2 = '''
+custom_imports = dict(imports=['kill_at_iter_hook'], allow_failed_imports=False)
+custom_hooks = [
+    dict(type='NumClassCheckHook'),
+    dict(type='NonFiniteLossHook'),
+    dict(type='ThroughputHook'),
+    dict(type='EpochSeedHook'),
+    dict(type='BadSampleReportHook'),
+    dict(type='KillAtIterHook', epoch=2, iteration=3),
+]
+'''
+
+
+def _weights(path) -> dict:
+    return safe_load(str(path))['state_dict']
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path, make_tiny_config, run_tool):
+    train = ['python', 'tools/train.py']
+    common = ['--deterministic', '--seed', '7']
+    config = make_tiny_config()
+    uninterrupted = run_tool(train + [str(config), '--work-dir', str(tmp_path / 'a')] + common, tmp_path)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
+    assert (tmp_path / 'a' / 'epoch_1.pth').exists() and (tmp_path / 'a' / 'epoch_2.pth').exists()
+
+    killed_config = make_tiny_config(KILL_IN_EPOCH_2)
+    work_dir = tmp_path / 'b'
+    killed = run_tool(train + [str(killed_config), '--work-dir', str(work_dir)] + common, tmp_path)
+    assert killed.returncode == -9, 'the run was killed by SIGKILL in epoch 2'
+    assert not (work_dir / 'epoch_2.pth').exists()
+
+    resumed = run_tool(train + [str(config), '--work-dir', str(work_dir), '--resume'] + common, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert 'resumed epoch: 1' in (resumed.stdout + resumed.stderr)
+    expected, actual = _weights(tmp_path / 'a' / 'epoch_2.pth'), _weights(work_dir / 'epoch_2.pth')
+    assert expected.keys() == actual.keys()
+    for name in expected:
+        torch.testing.assert_close(actual[name], expected[name], rtol=1e-5, atol=1e-6, msg=name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('flags, dtype', [
+    (['--amp'], 'bfloat16'),  # the CPU default
+    (['--opt-level', 'O1', '--cfg-options', 'optim_wrapper.dtype=float16'], 'float16'),
+])
+def test_amp_training_logs_the_loss_scale_and_keeps_weights_finite(tmp_path, make_tiny_config, run_tool,
+                                                                   flags, dtype):
+    config = make_tiny_config('train_cfg = dict(max_epochs=1, val_interval=1)\n')
+    command = ['python', 'tools/train.py', str(config), '--work-dir', str(tmp_path)] + flags
+    result = run_tool(command, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert "type='AmpOptimWrapper'" in log and f"dtype='{dtype}'" in log
+    assert 'loss_scale:' in log
+    weights = _weights(tmp_path / 'epoch_1.pth')
+    assert all(torch.isfinite(value).all() for value in weights.values() if value.is_floating_point())
+
+
+def test_unknown_type_is_a_short_error_with_suggestions(tmp_path, make_tiny_config, run_tool):
+    config = make_tiny_config("model = dict(bbox_head=dict(type='SSDHaed'))\n")
+    result = run_tool(['python', 'tools/train.py', str(config), '--work-dir', str(tmp_path)], tmp_path)
+    assert result.returncode == 1
+    assert 'Unknown model type "SSDHaed"' in result.stderr and 'Did you mean: SSDHead' in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+def test_missing_config_file_is_a_short_error(tmp_path, run_tool):
+    result = run_tool(['python', 'tools/train.py', str(tmp_path / 'nope.py')], tmp_path)
+    assert result.returncode == 1
+    assert 'Config file not found' in result.stderr and 'Traceback' not in result.stderr
