@@ -20,6 +20,17 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
+def _section(parent, key: str, default: Optional[dict] = None):
+    """``parent[key]``, created from ``default`` (or empty) if missing.
+
+    ``ConfigDict.setdefault`` returns the dict it was given while storing a converted copy, so
+    writes into its result would be lost; this returns the stored section.
+    """
+    if key not in parent:
+        parent[key] = dict(default or {})
+    return parent[key]
+
+
 def _default_work_dir(config_path: str) -> str:
     return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
 
@@ -39,8 +50,7 @@ def apply_launch_options(cfg: Config, config_path: str, work_dir: Optional[str],
         cfg.work_dir = _default_work_dir(config_path)
     if device is not None:
         os.environ['SSD_NPU_DEVICE'] = device
-    env_cfg = cfg.setdefault('env_cfg', {})
-    dist_cfg = env_cfg.setdefault('dist_cfg', {})
+    dist_cfg = _section(_section(cfg, 'env_cfg'), 'dist_cfg')
     if dist_cfg.get('backend', 'auto') == 'auto':
         dist_cfg['backend'] = dist_backend(get_device())
 
@@ -62,11 +72,10 @@ def setup_train_config(cfg: Config, args) -> Config:
         cfg.optim_wrapper = amp_optim_wrapper(cfg.optim_wrapper, opt_level=args.opt_level, amp=args.amp,
                                               device=get_device())
     if args.auto_scale_lr:
-        cfg.setdefault('auto_scale_lr', {})['enable'] = True
+        _section(cfg, 'auto_scale_lr')['enable'] = True
     if args.seed is not None or args.deterministic:
-        randomness = cfg.setdefault('randomness', {})
-        if args.seed is not None:
-            randomness['seed'] = args.seed
+        randomness = _section(cfg, 'randomness')
+        randomness['seed'] = args.seed if args.seed is not None else randomness.get('seed')
         randomness['deterministic'] = args.deterministic or randomness.get('deterministic', False)
     return cfg
 
@@ -79,7 +88,7 @@ def setup_test_config(cfg: Config, args) -> Config:
     apply_launch_options(cfg, args.config, args.work_dir, args.launcher, args.device)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
-        hook = cfg.default_hooks.setdefault('visualization', dict(type='DetVisualizationHook'))
+        hook = _section(_section(cfg, 'default_hooks'), 'visualization', dict(type='DetVisualizationHook'))
         hook['draw'] = True
         hook['show'] = args.show
         hook['draw_gt'] = args.show_gt

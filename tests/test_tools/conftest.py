@@ -34,7 +34,7 @@ KILL_HOOK = textwrap.dedent('''
 def write_tiny_config(folder: Path, data_root: Path, extra: str = '') -> Path:
     """A config that trains the demo model on a tiny synthetic set (16 train, 8 val images)."""
     (folder / 'kill_at_iter_hook.py').write_text(KILL_HOOK)
-    config = folder / 'tiny_demo.py'
+    config = folder / f'tiny_demo_{len(list(folder.glob("tiny_demo_*.py")))}.py'
     config.write_text(textwrap.dedent(f'''
         _base_ = ['{REPO}/configs/synthetic_demo.py']
         data_root = '{data_root}/'
@@ -51,7 +51,7 @@ def write_tiny_config(folder: Path, data_root: Path, extra: str = '') -> Path:
         param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=4),
                            dict(type='CosineAnnealingLR', T_max=max_epochs, begin=0, end=max_epochs,
                                 by_epoch=True)]
-        default_hooks = dict(logger=dict(interval=1))
+        default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1, max_keep_ckpts=-1))
     ''') + textwrap.dedent(extra))
     return config
 
