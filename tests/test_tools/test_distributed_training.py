@@ -13,7 +13,7 @@ model = dict(backbone=dict(norm_cfg=None), neck=dict(norm_cfg=None), bbox_head=d
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
+    dict(type='Resize', scale=(192, 192), keep_ratio=False),
     dict(type='PackDetInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
