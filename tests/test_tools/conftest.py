@@ -60,7 +60,7 @@ def _run_tool(args: list, cwd: Path, env: dict = None, timeout: int = 600,
               run_in: Path = REPO) -> subprocess.CompletedProcess:
     """Run a command in ``run_in`` (default: the repository root) with ``cwd`` on PYTHONPATH
     (for the custom hooks written there); ``python`` stands for this interpreter."""
-    full_env = dict(os.environ, PYTHONPATH=f'{cwd}{os.pathsep}{REPO}', OMP_NUM_THREADS='1', **(env or {}))
+    full_env = {**os.environ, 'PYTHONPATH': f'{cwd}{os.pathsep}{REPO}', 'OMP_NUM_THREADS': '1', **(env or {})}
     args = [sys.executable if arg == 'python' else arg for arg in args]
     return subprocess.run(args, cwd=run_in, env=full_env, capture_output=True, text=True, timeout=timeout)
 
