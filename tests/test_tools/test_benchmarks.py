@@ -1,0 +1,37 @@
+"""Each benchmark command runs on small settings and prints its table (the figures are in the README)."""
+import re
+
+import pytest
+
+
+def test_train_benchmark_splits_the_iteration_with_and_without_data(tmp_path, make_tiny_config, run_tool):
+    config = make_tiny_config()
+    result = run_tool(['python', 'tools/benchmarks/benchmark_train.py', str(config), '--iters', '1',
+                       '--warmup', '0', '--batch-size', '2', '--with-data'], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    header = '| source | img/s | s/iter | data | forward | backward | optimizer |'
+    assert header in re.sub(r' +', ' ', result.stdout)
+    assert re.search(r'\| synthetic batches +\| \d+\.\d+ \|', result.stdout)
+    assert re.search(r'\| train dataloader +\| \d+\.\d+ \|', result.stdout)
+
+
+def test_head_benchmark_compares_batched_and_per_image(tmp_path, run_tool):
+    result = run_tool(['python', 'tools/benchmarks/benchmark_head.py', '--batch', '2', '--gts', '3',
+                       '--iters', '1'], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'reference' in result.stdout and 'batched' in result.stdout
+
+
+def test_coco_eval_benchmark_reports_both_backends(tmp_path, run_tool):
+    result = run_tool(['python', 'tools/benchmarks/benchmark_coco_eval.py', '--num-images', '20',
+                       '--num-classes', '4', '--dets-per-image', '10'], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'faster_coco_eval' in result.stdout and 'pycocotools' in result.stdout
+
+
+@pytest.mark.slow
+def test_model_benchmark_runs_ours_beside_torchvision(tmp_path, run_tool):
+    result = run_tool(['python', 'tools/benchmarks/benchmark_model.py', '--batch-size', '1', '--iters', '1',
+                       '--warmup', '0'], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'torchvision' in result.stdout and 'img/s' in result.stdout
