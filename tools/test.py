@@ -1,7 +1,7 @@
 """Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [options]`` (mmdetection's flags)."""
 import argparse
 
-from mmengine.config import DictAction
+from ssd_npu.engine.config_setup import add_common_arguments
 
 
 def parse_args() -> argparse.Namespace:
@@ -13,11 +13,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--show', action='store_true', help='show the predictions in a window')
     parser.add_argument('--show-dir', help='write every test image with its predicted boxes into this folder')
     parser.add_argument('--show-gt', action='store_true', help='also draw the ground truth')
-    parser.add_argument('--device', choices=['npu', 'cuda', 'cpu'], help='default: npu > cuda > cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. test_dataloader.batch_size=4')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+    add_common_arguments(parser)
     return parser.parse_args()
 
 

@@ -1,7 +1,7 @@
 """Train a detector: ``python tools/train.py CONFIG [options]`` (mmdetection's flags)."""
 import argparse
 
-from mmengine.config import DictAction
+from ssd_npu.engine.config_setup import add_common_arguments
 
 
 def parse_args() -> argparse.Namespace:
@@ -15,13 +15,9 @@ def parse_args() -> argparse.Namespace:
                         help='apex-style level of the old product: O0 = fp32, O1/O2 = --amp')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the LR to the real total batch (on by default in our configs)')
-    parser.add_argument('--device', choices=['npu', 'cuda', 'cpu'], help='default: npu > cuda > cpu')
     parser.add_argument('--seed', type=int, help='random seed')
     parser.add_argument('--deterministic', action='store_true', help='deterministic algorithms')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. train_dataloader.batch_size=4')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+    add_common_arguments(parser)
     return parser.parse_args()
 
 
