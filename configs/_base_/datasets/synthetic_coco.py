@@ -34,6 +34,9 @@ train_dataloader = dict(
     batch_size=8,
     num_workers=num_workers,
     persistent_workers=True,
+    # Workers seed numpy/random from the seed torch gives them (derived from the per-epoch seed
+    # of EpochSeedHook), instead of mmengine's fixed per-worker seed.
+    worker_init_fn=dict(type='epoch_worker_init_fn'),
     # Pinned memory only helps a GPU/NPU; on a CPU-only host torch warns about it.
     pin_memory=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
