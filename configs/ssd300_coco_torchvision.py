@@ -37,6 +37,8 @@ model = dict(
         # Every box above score_thr of every level (torchvision has no per-level limit).
         nms_pre=-1,
         score_thr=0.01,
+        # torchvision keeps each class's 400 best candidates before NMS (topk_candidates).
+        topk_per_class=400,
         nms=dict(type='nms', iou_threshold=0.45),
         # torchvision keeps boxes clipped to zero width or height.
         min_bbox_size=-1,

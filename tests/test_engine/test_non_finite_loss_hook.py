@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ssd_npu.engine.hooks import NonFiniteLossHook
+from ssd_npu.engine.hooks import CheckInvalidLossHook, NonFiniteLossHook
 from ssd_npu.engine.non_finite_guard import NonFiniteLossError
 
 
@@ -30,3 +30,9 @@ def test_checkpoint_with_non_finite_weights_is_refused(make_runner, toy_dataset)
     with pytest.raises(RuntimeError, match='non-finite values in linear.weight'):
         hook.before_save_checkpoint(runner, state)
     hook.before_save_checkpoint(runner, {'state_dict': {'linear.weight': torch.ones(1, 1)}})
+
+
+def test_mmdetection_check_invalid_loss_hook_stops_on_nan(make_runner, toy_dataset):
+    runner = make_runner(toy_dataset(length=8, nan_indices=(2,)), [CheckInvalidLossHook(interval=1)])
+    with pytest.raises(RuntimeError, match='The loss became nan at iteration 2'):
+        runner.train()

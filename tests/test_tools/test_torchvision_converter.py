@@ -7,10 +7,10 @@ What is proven here, on random weights (no download):
 - the full path (tools/model_converters/torchvision_to_ssd_npu.py -> init_detector ->
   inference_detector on a BGR array with the config's test pipeline) gives torchvision's boxes,
   scores and labels on an image whose resize is exact for both (block-constant pixels).
-The detections agree under conditions the test asserts: no class has more than 400 boxes above
-the score threshold (torchvision's per-class top-k), no dw/dh below -log(1000/16) (torchvision
-clamps only above), and torchvision's 10 unused "N/A" classes have negligible logits (our head
-has no channel for them; the test gives them -1e4).
+The detections agree, with torchvision's per-class top-k (``test_cfg.topk_per_class``) both at its
+default 400 and at a limit that binds, under conditions the test asserts: no dw/dh below
+-log(1000/16) (torchvision clamps only above), and torchvision's 10 unused "N/A" classes have
+negligible logits (our head has no channel for them; the test gives them -1e4).
 """
 import math
 import runpy
@@ -126,18 +126,27 @@ def test_raw_outputs_and_decoded_boxes_equal_torchvision(torchvision_model, mode
 
 
 @pytest.mark.slow
-def test_converted_model_gives_torchvision_detections(torchvision_model, model, block_image):
+@pytest.mark.parametrize('topk', [400, 20])
+def test_converted_model_gives_torchvision_detections(torchvision_model, model, block_image, topk):
+    """topk 400 is torchvision's default; at 20 the per-class limit decides which boxes reach NMS."""
     rgb = torch.from_numpy(np.ascontiguousarray(block_image[..., ::-1])).permute(2, 0, 1).float() / 255
-    with torch.no_grad():
-        expected = torchvision_model([rgb])[0]
-        # Conditions under which torchvision's and mmdetection's post-processing coincide.
-        images, _ = torchvision_model.transform([rgb])
-        tv_out = torchvision_model.head(list(torchvision_model.backbone(images.tensors).values()))
-    scores = tv_out['cls_logits'][0].softmax(-1)
-    assert (scores[:, 1:] > torchvision_model.score_thresh).sum(0).max() <= torchvision_model.topk_candidates
+    torchvision_model.topk_candidates = topk
+    model.bbox_head.test_cfg['topk_per_class'] = topk
+    try:
+        with torch.no_grad():
+            expected = torchvision_model([rgb])[0]
+            images, _ = torchvision_model.transform([rgb])
+            tv_out = torchvision_model.head(list(torchvision_model.backbone(images.tensors).values()))
+        result = inference_detector(model, block_image)
+    finally:
+        torchvision_model.topk_candidates = 400
+        model.bbox_head.test_cfg['topk_per_class'] = 400
+    class_scores = tv_out['cls_logits'][0].softmax(-1)[:, 1:]
+    candidates_per_class = (class_scores > torchvision_model.score_thresh).sum(0)
+    assert (candidates_per_class.max() > topk) == (topk == 20), 'the small limit is the one that binds'
+    # Where the two post-processings would differ: torchvision clamps dw/dh only from above.
     assert tv_out['bbox_regression'][0, :, 2:].min() / 5 > -math.log(1000 / 16)
 
-    result = inference_detector(model, block_image)
     pred = result.pred_instances
     assert result.ori_shape == (600, 900)
     assert len(pred) == len(expected['boxes']) > 0

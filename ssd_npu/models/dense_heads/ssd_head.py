@@ -36,6 +36,24 @@ XAVIER_INIT = dict(type='Xavier', layer='Conv2d', distribution='uniform', bias=0
 _AVG_FACTOR_EPS = torch.finfo(torch.float32).eps
 
 
+def top_k_per_label(scores: Tensor, labels: Tensor, k: int) -> Tensor:
+    """Indices of the ``k`` highest scores of each label (torchvision's per-class ``topk_candidates``).
+
+    Args:
+        scores: Tensor[N]; labels: LongTensor[N].
+
+    Returns:
+        LongTensor of the kept indices, best score first within each label.
+    """
+    by_score = scores.argsort(descending=True)
+    # A stable sort by label keeps each label's candidates in descending score order.
+    order = by_score[labels[by_score].argsort(stable=True)]
+    sorted_labels = labels[order]
+    first_of_label = torch.searchsorted(sorted_labels, sorted_labels)
+    rank = torch.arange(len(order), device=scores.device) - first_of_label
+    return order[rank < k]
+
+
 def pad_gt_instances(batch_instances: Sequence[InstanceData], pad_size: int,
                      device: torch.device) -> Tuple[Tensor, Tensor, Tensor]:
     """Stack per-image boxes into one padded batch tensor.
@@ -96,7 +114,8 @@ class SSDHead(BaseModule):
         SSD port did; batches with more GT in one image pad to that count.
 
     Inference parameters (``test_cfg``): nms_pre, score_thr, nms=dict(type='nms',
-        iou_threshold), min_bbox_size, max_per_img.
+        iou_threshold), min_bbox_size, max_per_img, and ours: topk_per_class (-1: off; k keeps
+        each class's k best candidates of all levels before NMS, as torchvision's SSD does).
     """
 
     def __init__(self,
@@ -376,10 +395,12 @@ class SSDHead(BaseModule):
             deltas = bbox_pred.permute(1, 2, 0).reshape(-1, 4).float()
             flat_scores = scores.reshape(-1)
             # Per level: the nms_pre best (anchor, class) pairs above score_thr, as mmdetection.
-            num_top = flat_scores.numel() if nms_pre <= 0 else min(nms_pre, flat_scores.numel())
-            top_scores, top_idx = flat_scores.topk(num_top)
-            above = top_scores > score_thr
-            top_scores, top_idx = top_scores[above], top_idx[above]
+            # Thresholding first keeps the top-k small (nms_pre <= 0 keeps every pair above it).
+            top_idx = (flat_scores > score_thr).nonzero().squeeze(1)
+            top_scores = flat_scores[top_idx]
+            if 0 < nms_pre < top_scores.numel():
+                top_scores, order = top_scores.topk(nms_pre)
+                top_idx = top_idx[order]
             anchor_idx = top_idx // self.num_classes
             mlvl_bboxes.append(self.bbox_coder.decode(anchors[anchor_idx], deltas[anchor_idx],
                                                       max_shape=img_meta['img_shape']))
@@ -388,6 +409,10 @@ class SSDHead(BaseModule):
         bboxes = torch.cat(mlvl_bboxes)
         scores = torch.cat(mlvl_scores)
         labels = torch.cat(mlvl_labels)
+        topk_per_class = cfg.get('topk_per_class', -1)
+        if topk_per_class > 0:
+            keep = top_k_per_label(scores, labels, topk_per_class)
+            bboxes, scores, labels = bboxes[keep], scores[keep], labels[keep]
         if rescale:
             if 'scale_factor' not in img_meta:
                 raise KeyError('SSDHead.predict(rescale=True) needs metainfo scale_factor (w_scale, h_scale)')

@@ -7,6 +7,7 @@ from mmengine.structures import InstanceData
 from torch.profiler import profile
 
 from ssd_npu.models.dense_heads import SSDHead
+from ssd_npu.models.dense_heads.ssd_head import top_k_per_label
 from ssd_npu.models.dense_heads.ssd_head_reference import ssd_loss_reference
 from ssd_npu.registry import MODELS
 from ssd_npu.structures import DetDataSample
@@ -271,3 +272,11 @@ def test_wrong_inputs_raise_clear_errors():
     head.train_cfg = None
     with pytest.raises(ValueError, match='loss needs train_cfg'):
         head.loss(features(1), samples([1]))
+
+
+def test_top_k_per_label_keeps_each_labels_best_scores():
+    scores = torch.tensor([0.9, 0.1, 0.8, 0.7, 0.6, 0.95, 0.2])
+    labels = torch.tensor([0, 0, 1, 0, 1, 2, 1])
+    kept = top_k_per_label(scores, labels, k=2)
+    assert sorted(kept.tolist()) == [0, 2, 3, 4, 5]
+    assert top_k_per_label(scores, labels, k=10).numel() == 7
