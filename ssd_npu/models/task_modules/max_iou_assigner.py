@@ -99,15 +99,16 @@ class MaxIoUAssigner:
 
         if self.match_low_quality:
             claims = gt_valid & (gt_max_overlaps >= self.min_pos_iou)               # [B, M]
-            if self.gt_max_assign_all:
-                claimed = overlaps == gt_max_overlaps[..., None]                     # [B, M, A]
-            else:
-                prior_ids = torch.arange(num_priors, device=priors.device)
-                claimed = prior_ids == gt_argmax[..., None]                          # [B, M, A]
-            claimed = claimed & claims[..., None]
             # mmdetection loops over GT in order, so the highest-numbered claimant keeps a prior.
             gt_numbers = torch.arange(1, num_gts + 1, device=priors.device, dtype=torch.int32)
-            low_quality = torch.where(claimed, gt_numbers[:, None], 0).amax(dim=1)  # [B, A]
+            if self.gt_max_assign_all:
+                claimed = (overlaps == gt_max_overlaps[..., None]) & claims[..., None]  # [B, M, A]
+                low_quality = torch.where(claimed, gt_numbers[:, None], 0).amax(dim=1)  # [B, A]
+            else:
+                # Each claiming GT takes its one best prior: a scatter of B x M numbers
+                # instead of another pass over the B x M x A overlaps.
+                low_quality = torch.zeros((num_images, num_priors), dtype=torch.int32, device=priors.device)
+                low_quality.scatter_reduce_(1, gt_argmax, torch.where(claims, gt_numbers, 0), reduce='amax')
             assigned = torch.where(low_quality > 0, low_quality.long(), assigned)
 
         has_gt = gt_valid.any(dim=1, keepdim=True)
