@@ -79,7 +79,7 @@ def explain(error: BaseException) -> str:
         explanation = explainer(message)
         if explanation is not None:
             return explanation
-    if isinstance(error, FileNotFoundError):
+    if isinstance(error, FileNotFoundError) and re.search(r'\.json|annotations|ImageSets|data_root', message):
         return (f'{message}\nFor COCO, place the data as data/coco/annotations/instances_*2017.json, '
                 'data/coco/train2017/, data/coco/val2017/ (see README), or set data_root with '
                 '--cfg-options; the synthetic demo needs no download: configs/synthetic_demo.py.')

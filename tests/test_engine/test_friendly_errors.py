@@ -41,3 +41,8 @@ def test_friendly_errors_exits_with_a_short_message(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.startswith('ERROR: Unknown hook type "NumClassCheckHok"')
     assert 'Traceback' not in err
+
+
+def test_missing_checkpoint_is_not_explained_as_missing_data():
+    message = explain(FileNotFoundError('work_dirs/epoch_3.pth can not be found.'))
+    assert message == 'FileNotFoundError: work_dirs/epoch_3.pth can not be found.'
