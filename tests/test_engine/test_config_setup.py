@@ -1,0 +1,91 @@
+import argparse
+import os
+
+import pytest
+from mmengine.config import Config
+
+from ssd_npu.engine.config_setup import (
+    add_common_arguments,
+    load_config,
+    setup_test_config,
+    setup_train_config,
+)
+
+DEMO = os.path.join(os.path.dirname(__file__), '..', '..', 'configs', 'synthetic_demo.py')
+
+
+def _train_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument('config')
+    parser.add_argument('--work-dir')
+    parser.add_argument('--resume', nargs='?', const='auto')
+    parser.add_argument('--amp', action='store_true')
+    parser.add_argument('--opt-level')
+    parser.add_argument('--auto-scale-lr', action='store_true')
+    parser.add_argument('--seed', type=int)
+    parser.add_argument('--deterministic', action='store_true')
+    add_common_arguments(parser)
+    return parser.parse_args([DEMO, *argv])
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in ('RANK', 'RANK_SIZE', 'NPUID', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT',
+                 'SSD_NPU_DEVICE'):
+        # setenv first, so that monkeypatch restores the variable's absence after the test too
+        # (the code under test sets some of them directly in os.environ).
+        monkeypatch.setenv(name, '')
+        monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def test_defaults_name_the_work_dir_after_the_config_and_pick_the_backend(clean_env):
+    cfg = setup_train_config(load_config(DEMO), _train_args())
+    assert cfg.work_dir == './work_dirs/synthetic_demo'
+    assert cfg.launcher == 'none'
+    assert cfg.env_cfg.dist_cfg.backend == 'gloo'
+
+
+def test_old_product_launch_variables_start_a_distributed_run(clean_env):
+    clean_env.setenv('RANK', '1')
+    clean_env.setenv('RANK_SIZE', '8')
+    clean_env.setenv('NPUID', '1')
+    cfg = setup_train_config(load_config(DEMO), _train_args())
+    assert cfg.launcher == 'pytorch'
+    assert os.environ['WORLD_SIZE'] == '8' and os.environ['LOCAL_RANK'] == '1'
+
+
+@pytest.mark.parametrize('argv, wrapper', [((), 'OptimWrapper'), (('--amp',), 'AmpOptimWrapper'),
+                                           (('--opt-level', 'O1'), 'AmpOptimWrapper'),
+                                           (('--opt-level', 'O0'), 'OptimWrapper')])
+def test_amp_flags_choose_the_optimizer_wrapper(clean_env, argv, wrapper):
+    cfg = setup_train_config(load_config(DEMO), _train_args(*argv))
+    assert cfg.optim_wrapper.type == wrapper
+
+
+def test_resume_seed_and_determinism_reach_the_config(clean_env):
+    cfg = setup_train_config(load_config(DEMO), _train_args('--resume', '--deterministic'))
+    assert cfg.resume is True and cfg.load_from is None
+    assert cfg.randomness == dict(seed=None, deterministic=True)
+    cfg = setup_train_config(load_config(DEMO), _train_args('--resume', 'a.pth', '--seed', '3'))
+    assert cfg.resume is True and cfg.load_from == 'a.pth'
+    assert cfg.randomness == dict(seed=3, deterministic=False)
+
+
+def test_cfg_options_override_entries():
+    cfg = load_config(DEMO, {'train_dataloader.batch_size': 2})
+    assert isinstance(cfg, Config) and cfg.train_dataloader.batch_size == 2
+
+
+def test_test_flags_add_the_dump_and_the_drawing(clean_env, tmp_path):
+    args = argparse.Namespace(config=DEMO, checkpoint='c.pth', work_dir=None, out=str(tmp_path / 'r.pkl'),
+                              show=False, show_dir=str(tmp_path / 'vis'), show_gt=True, launcher='none',
+                              device=None)
+    cfg = setup_test_config(load_config(DEMO), args)
+    assert cfg.load_from == 'c.pth'
+    assert cfg.test_evaluator[-1] == dict(type='DumpResults', out_file_path=str(tmp_path / 'r.pkl'))
+    hook = cfg.default_hooks.visualization
+    assert hook.draw and hook.draw_gt and hook.test_out_dir == str(tmp_path / 'vis')
+    args.out = 'results.json'
+    with pytest.raises(ValueError, match='.pkl'):
+        setup_test_config(load_config(DEMO), args)
