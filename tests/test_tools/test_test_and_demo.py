@@ -2,12 +2,23 @@
 import os
 import pickle
 import re
+import socket
 from pathlib import Path
 
 import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _metrics(log: str) -> dict:
+    return dict(re.findall(r'(coco/bbox_mAP\w*): (\d\.\d+)', log))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -22,12 +33,19 @@ def test_test_py_prints_the_metrics_and_writes_predictions_and_pictures(tmp_path
                      '--work-dir', str(tmp_path / 'test'), '--out', str(out), '--show-dir', str(show_dir)],
                     tmp_path)
     assert test.returncode == 0, test.stderr[-3000:]
-    assert re.search(r'coco/bbox_mAP: \d\.\d+', test.stdout)
+    assert len(_metrics(test.stdout)) == 7, 'mAP, mAP_50, mAP_75, mAP_s, mAP_m, mAP_l, copypaste'
     with open(out, 'rb') as file:
         predictions = pickle.load(file)
     assert len(predictions) == 8, 'one entry per validation image'
     assert {'img_id', 'pred_instances'} <= predictions[0].keys()
     assert len(list(show_dir.glob('*.jpg'))) == 8
+
+    # The same evaluation on two processes (gloo): each image counted once, the same numbers.
+    distributed = run_tool(['bash', 'tools/dist_test.sh', str(config), str(train_dir / 'epoch_1.pth'), '2',
+                            '--work-dir', str(tmp_path / 'dist_test')], tmp_path,
+                           env=dict(MASTER_PORT=str(_free_port())))
+    assert distributed.returncode == 0, distributed.stderr[-3000:]
+    assert _metrics(distributed.stdout) == _metrics(test.stdout)
 
 
 def test_test_py_refuses_a_checkpoint_that_runs_code(tmp_path, make_tiny_config, run_tool):
