@@ -64,6 +64,11 @@ def apply_launch_options(cfg: Config, config_path: str, work_dir: Optional[str],
     dist_cfg = _section(_section(cfg, 'env_cfg'), 'dist_cfg')
     if dist_cfg.get('backend', 'auto') == 'auto':
         dist_cfg['backend'] = dist_backend(get_device())
+    if get_device() == 'cpu':
+        # Pinned memory speeds up copies to an accelerator; on a CPU run torch only warns about it.
+        for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            if isinstance(cfg.get(name), dict) and cfg[name].get('pin_memory'):
+                cfg[name]['pin_memory'] = False
 
 
 def setup_train_config(cfg: Config, args) -> Config:

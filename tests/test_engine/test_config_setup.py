@@ -89,3 +89,13 @@ def test_test_flags_add_the_dump_and_the_drawing(clean_env, tmp_path):
     args.out = 'results.json'
     with pytest.raises(ValueError, match='.pkl'):
         setup_test_config(load_config(DEMO), args)
+
+
+def test_pinned_memory_is_turned_off_on_a_cpu_run(clean_env):
+    coco = os.path.join(os.path.dirname(DEMO), 'ssd300_coco.py')
+    cfg = load_config(coco)
+    assert cfg.train_dataloader.pin_memory, 'the COCO config pins memory for accelerators'
+    args = _train_args('--device', 'cpu')
+    args.config = coco
+    cfg = setup_train_config(cfg, args)
+    assert not cfg.train_dataloader.pin_memory and not cfg.val_dataloader.pin_memory

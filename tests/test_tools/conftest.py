@@ -32,7 +32,12 @@ KILL_HOOK = textwrap.dedent('''
 
 
 def write_tiny_config(folder: Path, data_root: Path, extra: str = '') -> Path:
-    """A config that trains the demo model on a tiny synthetic set (16 train, 8 val images)."""
+    """A config that trains the demo model on a tiny synthetic set (16 train, 8 val images).
+
+    ``extra`` is appended: it may assign new top-level entries, but changes to the dataloaders
+    must mutate them (``train_dataloader['dataset'][...] = ...``), since assigning
+    ``train_dataloader`` again would drop the tiny dataset settings above it.
+    """
     (folder / 'kill_at_iter_hook.py').write_text(KILL_HOOK)
     config = folder / f'tiny_demo_{len(list(folder.glob("tiny_demo_*.py")))}.py'
     config.write_text(textwrap.dedent(f'''

@@ -16,7 +16,7 @@ train_pipeline = [
     dict(type='Resize', scale=(192, 192), keep_ratio=False),
     dict(type='PackDetInputs'),
 ]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+train_dataloader['dataset']['pipeline'] = train_pipeline
 train_cfg = dict(max_epochs=1, val_interval=1)
 optim_wrapper = dict(optimizer=dict(_delete_=True, type='SGD', lr=0.01, momentum=0.9))
 '''
@@ -42,6 +42,8 @@ def test_two_processes_give_the_weights_of_one_process(tmp_path, make_tiny_confi
     log = two.stdout
     assert 'processes per machine: 2' in log and "backend='gloo'" in log
     assert 'img_per_s_all' in log
+    # 16 images, 2 ranks x 2 images per step: each rank takes 4 steps, so each image once an epoch.
+    assert 'Epoch(train) [1][4/4]' in log and 'Epoch(train) [1][5/' not in log
     assert list((tmp_path / 'two').glob('run_8p_*.log')), 'run_8p.sh logs into the work dir'
 
     expected = safe_load(str(tmp_path / 'one' / 'epoch_1.pth'))['state_dict']
