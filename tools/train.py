@@ -1,7 +1,8 @@
 """Train a detector: ``python tools/train.py CONFIG [options]`` (mmdetection's flags)."""
 import argparse
 
-from ssd_npu.engine.config_setup import add_common_arguments
+from ssd_npu.engine.config_setup import add_common_arguments, build_runner, setup_train_config
+from ssd_npu.engine.friendly_errors import friendly_errors
 
 
 def parse_args() -> argparse.Namespace:
@@ -23,18 +24,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    from ssd_npu.engine.friendly_errors import friendly_errors
-
     with friendly_errors():
-        from mmengine.runner import Runner
-
-        from ssd_npu.engine.config_setup import load_config, setup_train_config
-        from ssd_npu.utils import register_all_modules
-
-        register_all_modules(init_default_scope=False)
-        cfg = setup_train_config(load_config(args.config, args.cfg_options), args)
-        runner = Runner.from_cfg(cfg)
-        runner.train()
+        build_runner(args, setup_train_config).train()
 
 
 if __name__ == '__main__':

@@ -2,12 +2,14 @@
 import argparse
 import os
 import os.path as osp
-from typing import Optional
+from typing import Callable, Optional
 
 from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
 
 from mmcv_patches.dist_utils import map_legacy_dist_env
 from mmcv_patches.optimizer import amp_optim_wrapper
+from ssd_npu.utils import register_all_modules
 from ssd_npu.utils.device import dist_backend, get_device
 
 
@@ -117,3 +119,9 @@ def setup_test_config(cfg: Config, args) -> Config:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
         cfg.test_evaluator = [*evaluators, dump]
     return cfg
+
+
+def build_runner(args: argparse.Namespace, setup: Callable[[Config, argparse.Namespace], Config]) -> Runner:
+    """Load ``args.config`` with ``--cfg-options``, apply the tool flags via ``setup``, build the Runner."""
+    register_all_modules(init_default_scope=False)
+    return Runner.from_cfg(setup(load_config(args.config, args.cfg_options), args))
