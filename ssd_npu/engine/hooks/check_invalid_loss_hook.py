@@ -26,6 +26,6 @@ class CheckInvalidLossHook(Hook):
                          outputs: Optional[dict] = None) -> None:
         if not self.every_n_train_iters(runner, self.interval) or not outputs or 'loss' not in outputs:
             return
-        loss = outputs['loss']
-        if not torch.isfinite(torch.as_tensor(loss)).all():
+        loss = torch.as_tensor(outputs['loss']).detach()
+        if not torch.isfinite(loss).all():
             raise RuntimeError(f'The loss became {float(loss)} at iteration {runner.iter + 1}.')
