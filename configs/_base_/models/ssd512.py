@@ -1,61 +1,16 @@
-# SSD512 with a VGG16 base network: one more pyramid level than SSD300 (Liu et al. 2016, Sec. 3.1).
+# SSD512 with a VGG16 base network: SSD300 with one more pyramid level (Liu et al. 2016, Sec. 3.1).
+_base_ = ['./ssd300.py']
 model = dict(
-    type='SSD',
-    data_preprocessor=dict(
-        type='DetDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[1, 1, 1],
-        bgr_to_rgb=True,
-        pad_size_divisor=1),
-    backbone=dict(
-        type='SSDVGG',
-        depth=16,
-        with_last_pool=False,
-        ceil_mode=True,
-        out_indices=(3, 4),
-        out_feature_indices=(22, 34),
-        init_cfg=dict(type='Pretrained', checkpoint='open-mmlab://vgg16_caffe')),
     neck=dict(
-        type='SSDNeck',
-        in_channels=(512, 1024),
         out_channels=(512, 1024, 512, 256, 256, 256, 256),
         level_strides=(2, 2, 2, 2, 1),
         level_paddings=(1, 1, 1, 1, 1),
         # conv12_2 is a 4x4 conv taking 2x2 (+padding) to 1x1 (paper footnote 5).
-        last_kernel_size=4,
-        l2_norm_scale=20),
+        last_kernel_size=4),
     bbox_head=dict(
-        type='SSDHead',
         in_channels=(512, 1024, 512, 256, 256, 256, 256),
-        num_classes=80,
         anchor_generator=dict(
-            type='SSDAnchorGenerator',
-            scale_major=False,
             input_size=512,
             basesize_ratio_range=(0.1, 0.9),
             strides=[8, 16, 32, 64, 128, 256, 512],
-            ratios=[[2], [2, 3], [2, 3], [2, 3], [2, 3], [2], [2]]),
-        bbox_coder=dict(
-            type='DeltaXYWHBBoxCoder',
-            target_means=[.0, .0, .0, .0],
-            target_stds=[0.1, 0.1, 0.2, 0.2])),
-    train_cfg=dict(
-        assigner=dict(
-            type='MaxIoUAssigner',
-            pos_iou_thr=0.5,
-            neg_iou_thr=0.5,
-            min_pos_iou=0.,
-            ignore_iof_thr=-1,
-            gt_max_assign_all=False),
-        sampler=dict(type='PseudoSampler'),
-        smoothl1_beta=1.,
-        allowed_border=-1,
-        pos_weight=-1,
-        neg_pos_ratio=3,
-        debug=False),
-    test_cfg=dict(
-        nms_pre=1000,
-        nms=dict(type='nms', iou_threshold=0.45),
-        min_bbox_size=0,
-        score_thr=0.02,
-        max_per_img=200))
+            ratios=[[2], [2, 3], [2, 3], [2, 3], [2, 3], [2], [2]])))
