@@ -53,18 +53,6 @@ def _quiet():
         _log_debug(buffer.getvalue().rstrip())
 
 
-def load_coco_json(path: str) -> dict:
-    """Read a COCO annotation file, with an error that names the file when it is not one."""
-    try:
-        with open(path) as f:
-            dataset = json.load(f)
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f'cannot read the COCO annotation file {path}: {err}') from err
-    if not isinstance(dataset, dict) or 'images' not in dataset or 'categories' not in dataset:
-        raise ValueError(f'{path} is not a COCO annotation file: it needs "images" and "categories"')
-    return dataset
-
-
 def build_coco_api(dataset: dict, backend: str = 'faster_coco_eval'):
     """Index a COCO ground-truth dict with the chosen backend's ``COCO`` class (no file I/O)."""
     coco_cls, _ = _backend_classes(backend)

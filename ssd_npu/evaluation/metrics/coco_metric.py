@@ -6,10 +6,10 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
-from mmengine.fileio import get_local_path
 from mmengine.logging import MMLogger
 from terminaltables import AsciiTable
 
+from ssd_npu.datasets.coco import load_coco_json
 from ssd_npu.registry import METRICS
 
 from ..functional.coco_eval import (
@@ -18,7 +18,6 @@ from ..functional.coco_eval import (
     build_coco_api,
     default_iou_thrs,
     evaluate_coco,
-    load_coco_json,
     summarize,
 )
 from ..functional.sample_ground_truth import original_ground_truth, to_numpy
@@ -110,8 +109,7 @@ class CocoMetric(BaseMetric):
         self._gt_img_ids = None
         self._coco_gt = None
         if ann_file is not None:
-            with get_local_path(ann_file, backend_args=backend_args) as local_path:
-                self._gt_dataset = load_coco_json(local_path)
+            self._gt_dataset = load_coco_json(ann_file, backend_args)
             if sort_categories:
                 self._gt_dataset['categories'] = sorted(self._gt_dataset['categories'], key=lambda c: c['id'])
             self._gt_img_ids = {img['id'] for img in self._gt_dataset['images']}
