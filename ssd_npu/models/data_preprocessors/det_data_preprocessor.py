@@ -1,15 +1,16 @@
 """Batch collation and normalisation on the target device (mmdetection 3.x's DetDataPreprocessor)."""
 import math
 from numbers import Number
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.model import ImgDataPreprocessor
 from torch import Tensor
 
 from ssd_npu.registry import MODELS
-from ssd_npu.structures import DetDataSample
+from ssd_npu.structures import DetDataSample, GroundTruthPadding
 
 
 @MODELS.register_module()
@@ -37,7 +38,10 @@ class DetDataPreprocessor(ImgDataPreprocessor):
     Input ``data``: ``dict(inputs=list of uint8 Tensor[3, H, W] or Tensor[B, 3, H, W],
     data_samples=list of DetDataSample)``. Output: ``dict(inputs=float Tensor[B, 3, H', W'],
     data_samples=...)`` with ``batch_input_shape`` (H', W') and ``pad_shape`` (each image's
-    own padded size) added to every sample's metainfo.
+    own padded size) added to every sample's metainfo. In training, when the detector set
+    ``gt_padding`` (SSD does, from ``train_cfg.gt_pad_size``), also ``padded_gt``: the ground
+    truth as fixed-size tensors on the device (:class:`~ssd_npu.structures.PaddedGroundTruth`),
+    which the compiled loss region takes.
     """
 
     def __init__(self,
@@ -53,6 +57,10 @@ class DetDataPreprocessor(ImgDataPreprocessor):
         super().__init__(mean=mean, std=std, pad_size_divisor=pad_size_divisor, pad_value=pad_value,
                          bgr_to_rgb=bgr_to_rgb, rgb_to_bgr=rgb_to_bgr, non_blocking=non_blocking)
         self.boxtype2tensor = boxtype2tensor
+        # Set by the detector (SSD) from its head's train_cfg.gt_pad_size; None: no padded GT.
+        self.gt_padding: Optional[GroundTruthPadding] = None
+        self.pad_ignored_regions = False
+        self._normalise_batch: Optional[Callable[[Tensor], Tensor]] = None
         self.batch_augments = (nn.ModuleList([MODELS.build(aug) for aug in batch_augments])
                                if batch_augments is not None else None)
 
@@ -62,7 +70,16 @@ class DetDataPreprocessor(ImgDataPreprocessor):
         if isinstance(inputs, Sequence) and len({tuple(img.shape) for img in inputs}) == 1:
             data = {**data, 'inputs': torch.stack(list(inputs))}
         pad_shapes = self._pad_shapes(data['inputs'])
-        data = super().forward(data=data, training=training)
+        padded_gt = None
+        if training and self.gt_padding is not None and data.get('data_samples') is not None:
+            # Padded where the boxes are (the host), then one copy per tensor to the device.
+            padded_gt = self.gt_padding.pad_data_samples(data['data_samples'], self.device,
+                                                         with_ignored=self.pad_ignored_regions)
+        if isinstance(data['inputs'], Tensor) and self._normalise_batch is not None:
+            data = self.cast_data(data)
+            data['inputs'] = self._normalise_batch(data['inputs'])
+        else:
+            data = super().forward(data=data, training=training)
         inputs, data_samples = data['inputs'], data['data_samples']
         if data_samples is not None:
             batch_input_shape = tuple(inputs.shape[-2:])
@@ -73,7 +90,31 @@ class DetDataPreprocessor(ImgDataPreprocessor):
         if training and self.batch_augments is not None:
             for augment in self.batch_augments:
                 inputs, data_samples = augment(inputs, data_samples)
+            if padded_gt is not None:   # the augments may have moved boxes
+                padded_gt = self.gt_padding.pad_data_samples(data_samples, self.device,
+                                                             with_ignored=self.pad_ignored_regions)
+        if padded_gt is not None:
+            return {'inputs': inputs, 'data_samples': data_samples, 'padded_gt': padded_gt}
         return {'inputs': inputs, 'data_samples': data_samples}
+
+    def normalise(self, inputs: Tensor) -> Tensor:
+        """Tensor[B, C, H, W] (any dtype, on the device) -> float, channels swapped, ``(x - mean) / std``,
+        padded to ``pad_size_divisor``: what mmengine's ImgDataPreprocessor computes, as one function."""
+        if self._channel_conversion and inputs.size(1) == 3:
+            inputs = inputs.flip(1)
+        inputs = inputs.float()
+        if self._enable_normalize:
+            inputs = (inputs - self.mean) / self.std
+        height, width = inputs.shape[-2:]
+        pad_h = math.ceil(height / self.pad_size_divisor) * self.pad_size_divisor - height
+        pad_w = math.ceil(width / self.pad_size_divisor) * self.pad_size_divisor - width
+        if pad_h or pad_w:
+            inputs = F.pad(inputs, (0, pad_w, 0, pad_h), 'constant', self.pad_value)
+        return inputs
+
+    def compile_normalisation(self, **compile_kwargs) -> None:
+        """Run :meth:`normalise` through ``torch.compile`` for stacked batches (SSD's fixed-size inputs)."""
+        self._normalise_batch = torch.compile(self.normalise, **compile_kwargs)
 
     def _pad_shapes(self, inputs: Union[Tensor, Sequence[Tensor]]) -> List[Tuple[int, int]]:
         """Each image's (h, w) after padding to ``pad_size_divisor``."""

@@ -1,3 +1,3 @@
-from .ssd_head import SSDHead, pad_gt_instances
+from .ssd_head import SSDHead
 
-__all__ = ['SSDHead', 'pad_gt_instances']
+__all__ = ['SSDHead']

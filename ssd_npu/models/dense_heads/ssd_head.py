@@ -1,13 +1,15 @@
 """SSD's prediction head, its training loss and its post-processing (mmdetection 3.x ``SSDHead``).
 
 The loss is computed for the whole batch with fixed shapes: ground truth is
-padded to ``M`` boxes per image, and assignment, target encoding and
-hard-negative mining are masks and sorts over [B, num_anchors] tensors, with
-no loop over images and no data-dependent shapes. This keeps graph-compiling
-devices (Ascend NPU) from recompiling and GPUs from waiting on the host.
-``ssd_head_reference.py`` holds the same loss written per image, as a test oracle.
+padded to ``M`` boxes per image (:class:`~ssd_npu.structures.PaddedGroundTruth`),
+and assignment, target encoding and hard-negative mining are masks and sorts
+over [B, num_anchors] tensors, with no loop over images and no data-dependent
+shapes. Post-processing is batched the same way (``ssd_post_processing.py``).
+This keeps graph-compiling devices (Ascend graph mode, ``torch.compile``, CUDA
+graphs) from recompiling and GPUs from waiting on the host. The tests hold
+the same loss written per image as an oracle.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -18,10 +20,11 @@ from mmengine.model import BaseModule
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ssd_npu.models.layers import batched_nms
 from ssd_npu.models.task_modules import PseudoSampler
 from ssd_npu.registry import MODELS, TASK_UTILS
-from ssd_npu.structures import DetDataSample
+from ssd_npu.structures import DetDataSample, GroundTruthPadding, PaddedGroundTruth
+
+from .ssd_post_processing import BatchDetections, batched_ssd_detections
 
 # Constructor defaults (mmdetection's, except the anchor range: see SSDHead). Read-only: builders copy them.
 SSD300_ANCHOR_GENERATOR = dict(type='SSDAnchorGenerator', scale_major=False, input_size=300,
@@ -34,56 +37,6 @@ XAVIER_INIT = dict(type='Xavier', layer='Conv2d', distribution='uniform', bias=0
 
 # mmdetection's ``weight_reduce_loss`` adds this to ``avg_factor`` for the regression loss.
 _AVG_FACTOR_EPS = torch.finfo(torch.float32).eps
-
-
-def top_k_per_label(scores: Tensor, labels: Tensor, k: int) -> Tensor:
-    """Indices of the ``k`` highest scores of each label (torchvision's per-class ``topk_candidates``).
-
-    Args:
-        scores: Tensor[N]; labels: LongTensor[N].
-
-    Returns:
-        LongTensor of the kept indices, best score first within each label.
-    """
-    by_score = scores.argsort(descending=True)
-    # A stable sort by label keeps each label's candidates in descending score order.
-    order = by_score[labels[by_score].argsort(stable=True)]
-    sorted_labels = labels[order]
-    first_of_label = torch.searchsorted(sorted_labels, sorted_labels)
-    rank = torch.arange(len(order), device=scores.device) - first_of_label
-    return order[rank < k]
-
-
-def pad_gt_instances(batch_instances: Sequence[InstanceData], pad_size: int,
-                     device: torch.device) -> Tuple[Tensor, Tensor, Tensor]:
-    """Stack per-image boxes into one padded batch tensor.
-
-    Args:
-        batch_instances: per image, ``bboxes`` (Tensor[N_i, 4], xyxy pixels)
-            and, optionally, ``labels`` (LongTensor[N_i]).
-        pad_size: pad to ``max(pad_size, max_i N_i, 1)`` boxes; a fixed value
-            keeps the shapes of the loss identical from batch to batch.
-        device: where the result goes.
-
-    Returns:
-        bboxes: Tensor[B, M, 4] float32 (padding is zeros).
-        labels: LongTensor[B, M] (zeros where an image has no ``labels``).
-        valid: BoolTensor[B, M]: True for real boxes of positive width and
-            height. Degenerate boxes are marked invalid: they overlap no prior,
-            and a forced low-quality match to one would give ``log(0)`` targets.
-    """
-    bboxes = [inst.bboxes.reshape(-1, 4).float().to(device) for inst in batch_instances]
-    labels = [inst.labels.reshape(-1).long().to(device) if 'labels' in inst
-              else torch.zeros(len(b), dtype=torch.long, device=device)
-              for inst, b in zip(batch_instances, bboxes)]
-    counts = torch.tensor([len(b) for b in bboxes], device=device)
-    size = max([pad_size, 1] + [len(b) for b in bboxes])
-    padded_bboxes = nn.utils.rnn.pad_sequence(bboxes + [bboxes[0].new_zeros(size, 4)], batch_first=True)[:-1]
-    padded_labels = nn.utils.rnn.pad_sequence(labels + [labels[0].new_zeros(size)], batch_first=True)[:-1]
-    valid = torch.arange(size, device=device) < counts[:, None]
-    wh = padded_bboxes[..., 2:] - padded_bboxes[..., :2]
-    valid = valid & (wh > 0).all(dim=-1)
-    return padded_bboxes, padded_labels, valid
 
 
 @MODELS.register_module()
@@ -110,12 +63,15 @@ class SSDHead(BaseModule):
         assigner (MaxIoUAssigner config), sampler (PseudoSampler only),
         neg_pos_ratio (3), smoothl1_beta (1.0), pos_weight (-1: weight 1),
         allowed_border (-1 only: every anchor takes part), and ours:
-        gt_pad_size (100): GT boxes per image after padding, as the Ascend
-        SSD port did; batches with more GT in one image pad to that count.
+        gt_pad_size (100): GT boxes per image after padding (an int, a list of
+        bucket sizes, or 0 for the batch's largest count), see
+        :class:`~ssd_npu.structures.GroundTruthPadding`.
 
     Inference parameters (``test_cfg``): nms_pre, score_thr, nms=dict(type='nms',
         iou_threshold), min_bbox_size, max_per_img, and ours: topk_per_class (-1: off; k keeps
-        each class's k best candidates of all levels before NMS, as torchvision's SSD does).
+        each class's k best candidates of all levels before NMS, as torchvision's SSD does),
+        nms_candidates (4 * max_per_img: the best candidates the static NMS looks at; the
+        result stays exact, see ``ssd_post_processing.py``).
     """
 
     def __init__(self,
@@ -154,14 +110,17 @@ class SSDHead(BaseModule):
         self.reg_decoded_bbox = reg_decoded_bbox
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
-        if train_cfg:
-            self.assigner = TASK_UTILS.build(train_cfg['assigner'])
-            self._check_train_cfg(train_cfg)
+        if train_cfg is not None:
+            self._read_train_cfg(train_cfg)
         self._init_layers()
         self._anchor_cache: Dict[tuple, Tensor] = {}
 
-    @staticmethod
-    def _check_train_cfg(train_cfg: dict) -> None:
+    def _read_train_cfg(self, train_cfg: dict) -> None:
+        """Check ``train_cfg`` and keep its values (read once: a bad config fails here, not mid-training)."""
+        if 'assigner' not in train_cfg:
+            raise ValueError(f'SSDHead: train_cfg needs an assigner (e.g. dict(type="MaxIoUAssigner", '
+                             f'pos_iou_thr=0.5, neg_iou_thr=0.5, min_pos_iou=0.)), got {dict(train_cfg)}')
+        self.assigner = TASK_UTILS.build(train_cfg['assigner'])
         sampler_cfg = train_cfg.get('sampler')
         if sampler_cfg is not None and not isinstance(TASK_UTILS.build(sampler_cfg), PseudoSampler):
             raise ValueError(f'SSDHead: train_cfg.sampler must be PseudoSampler (SSD mines hard negatives '
@@ -169,6 +128,14 @@ class SSDHead(BaseModule):
         if train_cfg.get('allowed_border', -1) >= 0:
             raise ValueError('SSDHead: train_cfg.allowed_border must be -1 (SSD trains on every anchor, '
                              f"including those crossing the border), got {train_cfg['allowed_border']}")
+        self.neg_pos_ratio = train_cfg.get('neg_pos_ratio', 3)
+        self.smoothl1_beta = train_cfg.get('smoothl1_beta', 1.0)
+        self.pos_weight = train_cfg.get('pos_weight', -1)
+        self.gt_padding = GroundTruthPadding(train_cfg.get('gt_pad_size', 100))
+
+    @property
+    def _uses_ignored_regions(self) -> bool:
+        return self.assigner.ignore_iof_thr > 0
 
     def _init_layers(self) -> None:
         """Per level: ``cls_convs[i]`` / ``reg_convs[i]``, each an ``nn.Sequential`` as in mmdetection.
@@ -199,16 +166,17 @@ class SSDHead(BaseModule):
             self.cls_convs.append(nn.Sequential(*cls_layers))
             self.reg_convs.append(nn.Sequential(*reg_layers))
 
-    def forward(self, x: Sequence[Tensor]) -> Tuple[List[Tensor], List[Tensor]]:
+    def forward(self, x: Iterable[Tensor]) -> Tuple[List[Tensor], List[Tensor]]:
         """Raw predictions of every level.
 
         Args:
-            x: per level, Tensor[B, in_channels[i], H_i, W_i].
+            x: per level, Tensor[B, in_channels[i], H_i, W_i] (any sequence or iterable).
 
         Returns:
             cls_scores: per level, Tensor[B, A_i * (num_classes + 1), H_i, W_i] (logits).
             bbox_preds: per level, Tensor[B, A_i * 4, H_i, W_i] (deltas).
         """
+        x = tuple(x)
         if len(x) != len(self.cls_convs):
             raise ValueError(f'SSDHead: got {len(x)} feature maps, expected {len(self.cls_convs)} '
                              f'(one per anchor level)')
@@ -225,8 +193,9 @@ class SSDHead(BaseModule):
         return self._anchor_cache[key]
 
     # ---------------------------------------------------------------- training
-    def loss(self, x: Sequence[Tensor], batch_data_samples: Sequence[DetDataSample]) -> Dict[str, Tensor]:
-        """Forward and loss.
+    def loss(self, x: Iterable[Tensor],
+             batch_data_samples: Sequence[DetDataSample]) -> Dict[str, List[Tensor]]:
+        """Forward and loss (mmdetection's entry point).
 
         Args:
             x: feature maps (see :meth:`forward`).
@@ -235,34 +204,68 @@ class SSDHead(BaseModule):
                 take part only when the assigner's ``ignore_iof_thr > 0``.
 
         Returns:
-            dict(loss_cls=scalar Tensor, loss_bbox=scalar Tensor), float32.
+            dict(loss_cls=[per-image scalar], loss_bbox=[per-image scalar]), float32.
         """
         cls_scores, bbox_preds = self(x)
-        batch_gt_instances = [ds.gt_instances for ds in batch_data_samples]
-        no_ignored = InstanceData(bboxes=torch.zeros(0, 4))
-        batch_ignored = [ds.ignored_instances if 'ignored_instances' in ds else no_ignored
-                         for ds in batch_data_samples]
-        return self.loss_by_feat(cls_scores, bbox_preds, batch_gt_instances, batch_ignored)
+        gt = self.gt_padding.pad_data_samples(batch_data_samples, cls_scores[0].device,
+                                              with_ignored=self._uses_ignored_regions)
+        return self.loss_by_padded_gt(cls_scores, bbox_preds, gt)
 
     def loss_by_feat(self, cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor],
-                     batch_gt_instances: Sequence[InstanceData],
-                     batch_gt_instances_ignore: Optional[Sequence[InstanceData]] = None) -> Dict[str, Tensor]:
-        """Loss of SSD (paper eq. 1) with mmdetection's normalisation.
-
-        ``loss_cls`` = (CE of all positives + CE of each image's
-        ``neg_pos_ratio * num_pos_i`` hardest negatives) / N and ``loss_bbox``
-        = SmoothL1 of positives' deltas / N, where N = sum over images of
-        ``max(num_pos_i, 1)`` (mmdetection's ``SamplingResult`` counts at least
-        one positive per image), so N >= 1 and an image without GT adds only 1 to N.
-        Under DDP, N is the mean of that count over the ranks.
+                     batch_gt_instances: Sequence[InstanceData], batch_img_metas: Sequence[dict],
+                     batch_gt_instances_ignore: Optional[Sequence[InstanceData]] = None
+                     ) -> Dict[str, List[Tensor]]:
+        """Loss of SSD from raw predictions and per-image ground truth (mmdetection's signature).
 
         Args:
             cls_scores, bbox_preds: outputs of :meth:`forward`.
             batch_gt_instances: per image, ``bboxes`` Tensor[N_i, 4] xyxy pixels, ``labels`` LongTensor[N_i].
-            batch_gt_instances_ignore: per image, ``bboxes`` of ignored regions.
+            batch_img_metas: per image, its metainfo (unused: SSD's anchors cover the whole input).
+            batch_gt_instances_ignore: per image, ``bboxes`` of ignored regions, or None.
 
         Returns:
-            dict(loss_cls, loss_bbox): float32 scalars.
+            See :meth:`loss_by_padded_gt`.
+        """
+        device = cls_scores[0].device
+        ignored = batch_gt_instances_ignore if self._uses_ignored_regions else None
+        gt = self.gt_padding.pad(batch_gt_instances, device, ignored)
+        return self.loss_by_padded_gt(cls_scores, bbox_preds, gt)
+
+    def loss_by_padded_gt(self, cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor],
+                          gt: PaddedGroundTruth) -> Dict[str, List[Tensor]]:
+        """Loss of SSD (paper eq. 1) with mmdetection's normalisation, from fixed-shape ground truth.
+
+        Per image ``i``: ``loss_cls[i]`` = (CE of its positives + CE of its
+        ``neg_pos_ratio * num_pos_i`` hardest negatives) / N and ``loss_bbox[i]``
+        = SmoothL1 of its positives' deltas / N, where N = sum over images of
+        ``max(num_pos_i, 1)`` (mmdetection's ``SamplingResult`` counts at least
+        one positive per image). Under DDP, N is the mean of that count over the
+        ranks, so that N processes compute what one process would on the whole batch.
+
+        Returns:
+            dict(loss_cls=[B scalars], loss_bbox=[B scalars]), float32, as
+            mmdetection returns them (mmengine's ``parse_losses`` sums the lists).
+        """
+        cls_sums, bbox_sums, num_pos = self.loss_sums(cls_scores, bbox_preds, *gt)
+        return self.normalise_losses(cls_sums, bbox_sums, num_pos)
+
+    def loss_sums(self, cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor], gt_bboxes: Tensor,
+                  gt_labels: Tensor, gt_valid: Tensor, ignore_bboxes: Optional[Tensor] = None,
+                  ignore_valid: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Tensor]:
+        """Per-image loss sums before normalisation: the static-shape part of the loss.
+
+        Tensors in, tensors out, no host synchronisation and no data-dependent
+        shape, so that it compiles into one graph with the network.
+
+        Args:
+            cls_scores, bbox_preds: outputs of :meth:`forward`.
+            gt_bboxes, gt_labels, gt_valid, ignore_bboxes, ignore_valid: see
+                :class:`~ssd_npu.structures.PaddedGroundTruth`.
+
+        Returns:
+            cls_sums: Tensor[B]: CE of positives + hardest negatives.
+            bbox_sums: Tensor[B]: SmoothL1 of positives.
+            num_pos: LongTensor[B]: positive anchors.
         """
         if self.train_cfg is None:
             raise ValueError('SSDHead: loss needs train_cfg (assigner, neg_pos_ratio, smoothl1_beta)')
@@ -277,15 +280,20 @@ class SSDHead(BaseModule):
                                         for s in cls_scores], dim=1).float()
             all_bbox_preds = torch.cat([b.permute(0, 2, 3, 1).reshape(num_images, -1, 4)
                                         for b in bbox_preds], dim=1).float()
-            gt_bboxes, gt_labels, gt_valid = pad_gt_instances(
-                batch_gt_instances, self.train_cfg.get('gt_pad_size', 100), device)
-            ignore_bboxes = ignore_valid = None
-            if self.assigner.ignore_iof_thr > 0 and batch_gt_instances_ignore is not None:
-                ignore_bboxes, _, ignore_valid = pad_gt_instances(batch_gt_instances_ignore, 0, device)
             labels, label_weights, bbox_targets, positive = self.get_targets(
-                anchors, gt_bboxes, gt_labels, gt_valid, ignore_bboxes, ignore_valid)
-            return self._losses(all_cls_scores, all_bbox_preds, anchors, labels, label_weights,
-                                bbox_targets, positive)
+                anchors, gt_bboxes.float(), gt_labels, gt_valid, ignore_bboxes, ignore_valid)
+            return self._loss_sums(all_cls_scores, all_bbox_preds, anchors, labels, label_weights,
+                                   bbox_targets, positive)
+
+    @staticmethod
+    def normalise_losses(cls_sums: Tensor, bbox_sums: Tensor, num_pos: Tensor) -> Dict[str, List[Tensor]]:
+        """Divide per-image sums by mmdetection's ``avg_factor`` (see :meth:`loss_by_padded_gt`)."""
+        avg_factor = num_pos.clamp(min=1).sum().float()
+        # DDP averages the ranks' gradients; normalising by the mean count makes the step equal
+        # one process's step on the whole distributed batch.
+        all_reduce(avg_factor, op='mean')
+        return dict(loss_cls=list((cls_sums / avg_factor).unbind()),
+                    loss_bbox=list((bbox_sums / (avg_factor + _AVG_FACTOR_EPS)).unbind()))
 
     @torch.no_grad()
     def get_targets(self, anchors: Tensor, gt_bboxes: Tensor, gt_labels: Tensor, gt_valid: Tensor,
@@ -295,7 +303,7 @@ class SSDHead(BaseModule):
 
         Args:
             anchors: Tensor[A, 4] xyxy pixels.
-            gt_bboxes, gt_labels, gt_valid: padded GT, see :func:`pad_gt_instances`.
+            gt_bboxes, gt_labels, gt_valid: padded GT, see :class:`~ssd_npu.structures.PaddedGroundTruth`.
             ignore_bboxes, ignore_valid: padded ignored regions, or None.
 
         Returns:
@@ -306,32 +314,27 @@ class SSDHead(BaseModule):
                 ``reg_decoded_bbox``), meaningful for positives only.
             positive: BoolTensor[B, A].
         """
-        assigned, _ = self.assigner.assign(anchors, gt_bboxes, gt_valid, ignore_bboxes, ignore_valid)
+        assigned, _ = self.assigner.assign_batch(anchors, gt_bboxes, gt_valid, ignore_bboxes, ignore_valid)
         positive = assigned > 0
         gt_index = (assigned - 1).clamp(min=0)
         labels = torch.where(positive, gt_labels.gather(1, gt_index), self.num_classes)
-        pos_weight = self.train_cfg.get('pos_weight', -1)
-        label_weights = torch.where(positive, pos_weight if pos_weight > 0 else 1.0, (assigned == 0).float())
+        label_weights = torch.where(positive, self.pos_weight if self.pos_weight > 0 else 1.0,
+                                    (assigned == 0).float())
         matched = gt_bboxes.gather(1, gt_index[..., None].expand(-1, -1, 4))
         # Non-positive anchors regress onto themselves so their (unused) targets stay finite.
         matched = torch.where(positive[..., None], matched, anchors)
         bbox_targets = matched if self.reg_decoded_bbox else self.bbox_coder.encode(anchors, matched)
         return labels, label_weights, bbox_targets, positive
 
-    def _losses(self, cls_scores: Tensor, bbox_preds: Tensor, anchors: Tensor, labels: Tensor,
-                label_weights: Tensor, bbox_targets: Tensor, positive: Tensor) -> Dict[str, Tensor]:
+    def _loss_sums(self, cls_scores: Tensor, bbox_preds: Tensor, anchors: Tensor, labels: Tensor,
+                   label_weights: Tensor, bbox_targets: Tensor,
+                   positive: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """Softmax CE with hard-negative mining and SmoothL1, from [B, A, ...] tensors (float32)."""
         num_images, num_anchors = labels.shape
         cls_loss = F.cross_entropy(cls_scores.reshape(-1, self.cls_out_channels), labels.reshape(-1),
                                    reduction='none').view(num_images, num_anchors) * label_weights
         num_pos = positive.sum(dim=1)
-        avg_factor = num_pos.clamp(min=1).sum().float()
-        # Under DDP, normalise by the mean over ranks of that count: DDP averages the ranks'
-        # gradients, so the step then equals one process's step on the whole distributed batch
-        # (mmdetection normalises per rank, which weights ranks with few positives more).
-        all_reduce(avg_factor, op='mean')
-
-        pos_loss = (cls_loss * positive).sum()
+        pos_loss = (cls_loss * positive).sum(dim=1)
         # Hard-negative mining (SSD paper, section 2.2): per image, the
         # neg_pos_ratio * num_pos negatives of highest loss. Sorting every
         # anchor and masking by rank keeps the shapes fixed; only the sum of the
@@ -339,20 +342,20 @@ class SSDHead(BaseModule):
         neg_loss = torch.where(labels == self.num_classes, cls_loss, 0)
         sorted_neg_loss = neg_loss.sort(dim=1, descending=True).values
         rank = torch.arange(num_anchors, device=labels.device)
-        hard = rank < (self.train_cfg.get('neg_pos_ratio', 3) * num_pos)[:, None]
-        loss_cls = (pos_loss + (sorted_neg_loss * hard).sum()) / avg_factor
+        hard = rank < (self.neg_pos_ratio * num_pos)[:, None]
+        cls_sums = pos_loss + (sorted_neg_loss * hard).sum(dim=1)
 
         if self.reg_decoded_bbox:
             bbox_preds = self.bbox_coder.decode(anchors, bbox_preds)
-        beta = self.train_cfg.get('smoothl1_beta', 1.0)
+        beta = self.smoothl1_beta
         diff = (bbox_preds - bbox_targets).abs()
         smooth_l1 = torch.where(diff < beta, 0.5 * diff * diff / beta, diff - 0.5 * beta)
-        loss_bbox = (smooth_l1 * positive[..., None]).sum() / (avg_factor + _AVG_FACTOR_EPS)
-        return dict(loss_cls=loss_cls, loss_bbox=loss_bbox)
+        bbox_sums = (smooth_l1 * positive[..., None]).sum(dim=(1, 2))
+        return cls_sums, bbox_sums, num_pos
 
     # --------------------------------------------------------------- inference
-    def predict(self, x: Sequence[Tensor], batch_data_samples: Sequence[DetDataSample],
-                rescale: bool = True) -> List[InstanceData]:
+    def predict(self, x: Iterable[Tensor], batch_data_samples: Sequence[DetDataSample],
+                rescale: bool = False) -> List[InstanceData]:
         """Forward and post-processing.
 
         Args:
@@ -367,61 +370,96 @@ class SSDHead(BaseModule):
         """
         cls_scores, bbox_preds = self(x)
         batch_img_metas = [ds.metainfo for ds in batch_data_samples]
-        return self.predict_by_feat(cls_scores, bbox_preds, batch_img_metas, rescale=rescale)
+        return self.predict_by_feat(cls_scores, bbox_preds, batch_img_metas=batch_img_metas, rescale=rescale)
 
     @torch.no_grad()
     def predict_by_feat(self, cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor],
-                        batch_img_metas: Sequence[dict], rescale: bool = False) -> List[InstanceData]:
-        """Detections of every image from raw predictions (see :meth:`predict`)."""
-        if self.test_cfg is None:
+                        score_factors: Optional[Sequence[Tensor]] = None,
+                        batch_img_metas: Optional[Sequence[dict]] = None, cfg: Optional[dict] = None,
+                        rescale: bool = False, with_nms: bool = True) -> List[InstanceData]:
+        """Detections of every image from raw predictions (mmdetection's signature; see :meth:`predict`).
+
+        The whole batch is post-processed at once with static shapes
+        (:meth:`batch_detections`); an image for which the bounded NMS could
+        not be final is recomputed with every candidate (:meth:`exact_detections`),
+        so the result equals mmdetection's per-image post-processing.
+        """
+        if score_factors is not None:
+            raise ValueError('SSDHead.predict_by_feat: SSD has no score factors (centerness); pass None')
+        if batch_img_metas is None:
+            raise ValueError('SSDHead.predict_by_feat needs batch_img_metas (img_shape, and scale_factor '
+                             'with rescale=True)')
+        img_shapes, inv_scale_factors = self.shape_tensors(batch_img_metas, rescale, cls_scores[0].device)
+        dets = self.batch_detections(cls_scores, bbox_preds, img_shapes, inv_scale_factors, cfg, with_nms)
+        results = self.split_detections(dets)
+        for i in (~dets.exact).nonzero().flatten().tolist():
+            image = slice(i, i + 1)
+            inv_scale = None if inv_scale_factors is None else inv_scale_factors[image]
+            results[i] = self.exact_detections([s[image] for s in cls_scores], [b[image] for b in bbox_preds],
+                                               img_shapes[image], inv_scale, cfg, with_nms)
+        return results
+
+    def batch_detections(self, cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor], img_shapes: Tensor,
+                         inv_scale_factors: Optional[Tensor] = None, cfg: Optional[dict] = None,
+                         with_nms: bool = True, nms_candidates: Optional[int] = None,
+                         nms_iterations: int = 12) -> BatchDetections:
+        """Static-shape detections of a batch (tensors in, tensors out: compiles and exports).
+
+        Args:
+            cls_scores, bbox_preds: outputs of :meth:`forward`.
+            img_shapes: Tensor[B, 2] (h, w) of the network inputs (boxes are clipped to it).
+            inv_scale_factors: Tensor[B, 2] (1 / w_scale, 1 / h_scale) to map boxes to the
+                original images, or None for input pixels.
+            cfg: overrides ``test_cfg``.
+            nms_candidates: overrides ``test_cfg.nms_candidates`` (-1: all).
+        """
+        cfg = self.test_cfg if cfg is None else cfg
+        if cfg is None:
             raise ValueError('SSDHead: predict needs test_cfg (score_thr, nms_pre, nms, max_per_img)')
-        nms_cfg = self.test_cfg['nms']
+        nms_cfg = cfg['nms']
         if nms_cfg.get('type', 'nms') != 'nms':
             raise ValueError(f"SSDHead: test_cfg.nms.type must be 'nms', got {nms_cfg['type']!r}")
-        device = cls_scores[0].device
-        mlvl_anchors = self.prior_generator.grid_priors([s.shape[-2:] for s in cls_scores], device=device)
-        return [self._predict_single([s[i] for s in cls_scores], [b[i] for b in bbox_preds], mlvl_anchors,
-                                     img_meta, rescale)
-                for i, img_meta in enumerate(batch_img_metas)]
+        max_per_img = cfg.get('max_per_img', 200)
+        if nms_candidates is None:
+            nms_candidates = cfg.get('nms_candidates', 4 * max_per_img)
+        mlvl_anchors = self.prior_generator.grid_priors([s.shape[-2:] for s in cls_scores],
+                                                        device=cls_scores[0].device)
+        return batched_ssd_detections(
+            cls_scores, bbox_preds, mlvl_anchors, self.bbox_coder, self.num_classes, img_shapes,
+            inv_scale_factors,
+            score_thr=cfg.get('score_thr', 0), nms_pre=cfg.get('nms_pre', -1),
+            iou_threshold=nms_cfg['iou_threshold'], max_per_img=max_per_img,
+            min_bbox_size=cfg.get('min_bbox_size', -1), topk_per_class=cfg.get('topk_per_class', -1),
+            nms_candidates=nms_candidates, with_nms=with_nms, nms_iterations=nms_iterations)
 
-    def _predict_single(self, cls_scores: List[Tensor], bbox_preds: List[Tensor], mlvl_anchors: List[Tensor],
-                        img_meta: dict, rescale: bool) -> InstanceData:
-        cfg = self.test_cfg
-        nms_pre = cfg.get('nms_pre', -1)
-        score_thr = cfg.get('score_thr', 0)
-        mlvl_bboxes, mlvl_scores, mlvl_labels = [], [], []
-        for cls_score, bbox_pred, anchors in zip(cls_scores, bbox_preds, mlvl_anchors):
-            scores = cls_score.permute(1, 2, 0).reshape(-1, self.cls_out_channels).float().softmax(-1)[:, :-1]
-            deltas = bbox_pred.permute(1, 2, 0).reshape(-1, 4).float()
-            flat_scores = scores.reshape(-1)
-            # Per level: the nms_pre best (anchor, class) pairs above score_thr, as mmdetection.
-            # Thresholding first keeps the top-k small (nms_pre <= 0 keeps every pair above it).
-            top_idx = (flat_scores > score_thr).nonzero().squeeze(1)
-            top_scores = flat_scores[top_idx]
-            if 0 < nms_pre < top_scores.numel():
-                top_scores, order = top_scores.topk(nms_pre)
-                top_idx = top_idx[order]
-            anchor_idx = top_idx // self.num_classes
-            mlvl_bboxes.append(self.bbox_coder.decode(anchors[anchor_idx], deltas[anchor_idx],
-                                                      max_shape=img_meta['img_shape']))
-            mlvl_scores.append(top_scores)
-            mlvl_labels.append(top_idx % self.num_classes)
-        bboxes = torch.cat(mlvl_bboxes)
-        scores = torch.cat(mlvl_scores)
-        labels = torch.cat(mlvl_labels)
-        topk_per_class = cfg.get('topk_per_class', -1)
-        if topk_per_class > 0:
-            keep = top_k_per_label(scores, labels, topk_per_class)
-            bboxes, scores, labels = bboxes[keep], scores[keep], labels[keep]
-        if rescale:
-            if 'scale_factor' not in img_meta:
-                raise KeyError('SSDHead.predict(rescale=True) needs metainfo scale_factor (w_scale, h_scale)')
-            # Multiplying by the reciprocal (not dividing) gives mmdetection's numbers bit for bit.
-            bboxes = bboxes * bboxes.new_tensor([1 / s for s in img_meta['scale_factor']]).repeat(2)
-        min_bbox_size = cfg.get('min_bbox_size', -1)
-        if min_bbox_size >= 0:
-            wh = bboxes[:, 2:] - bboxes[:, :2]
-            large = (wh > min_bbox_size).all(dim=1)
-            bboxes, scores, labels = bboxes[large], scores[large], labels[large]
-        keep = batched_nms(bboxes, scores, labels, cfg['nms']['iou_threshold'])[:cfg.get('max_per_img', 200)]
-        return InstanceData(bboxes=bboxes[keep], scores=scores[keep], labels=labels[keep])
+    def exact_detections(self, cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor], img_shape: Tensor,
+                         inv_scale_factor: Optional[Tensor] = None, cfg: Optional[dict] = None,
+                         with_nms: bool = True) -> InstanceData:
+        """One image (batch of 1) with every candidate in NMS and as many rounds as it takes."""
+        iterations = 64
+        while True:
+            dets = self.batch_detections(cls_scores, bbox_preds, img_shape, inv_scale_factor, cfg, with_nms,
+                                         nms_candidates=-1, nms_iterations=iterations)
+            if bool(dets.exact.all()):
+                return self.split_detections(dets)[0]
+            iterations *= 4
+
+    @staticmethod
+    def shape_tensors(batch_img_metas: Sequence[dict], rescale: bool,
+                      device: torch.device) -> Tuple[Tensor, Optional[Tensor]]:
+        """Tensor[B, 2] of ``img_shape`` (h, w) and, with ``rescale``, Tensor[B, 2] of 1 / scale_factor."""
+        img_shapes = torch.tensor([meta['img_shape'][:2] for meta in batch_img_metas], device=device)
+        if not rescale:
+            return img_shapes, None
+        if any('scale_factor' not in meta for meta in batch_img_metas):
+            raise KeyError('SSDHead.predict(rescale=True) needs metainfo scale_factor (w_scale, h_scale)')
+        # Reciprocals taken in double precision, as mmdetection multiplies by ``1 / s``: bit-equal boxes.
+        inverses = [[1 / s for s in meta['scale_factor'][:2]] for meta in batch_img_metas]
+        return img_shapes, torch.tensor(inverses, dtype=torch.float32, device=device)
+
+    @staticmethod
+    def split_detections(dets: BatchDetections) -> List[InstanceData]:
+        """Per image, the first ``num_dets`` rows of a :class:`BatchDetections` as InstanceData."""
+        counts = dets.num_dets.tolist()
+        return [InstanceData(bboxes=boxes[:n], scores=scores[:n], labels=labels[:n])
+                for boxes, scores, labels, n in zip(dets.bboxes, dets.scores, dets.labels, counts)]

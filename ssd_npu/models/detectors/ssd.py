@@ -1,12 +1,15 @@
 """The SSD detector: backbone -> neck -> SSDHead (Liu et al. 2016)."""
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+import contextlib
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
+import torch
 import torch.nn as nn
 from mmengine.model import BaseModel
 from torch import Tensor
 
+from ssd_npu.models.dense_heads.ssd_post_processing import BatchDetections
 from ssd_npu.registry import MODELS
-from ssd_npu.structures import DetDataSample
+from ssd_npu.structures import DetDataSample, PaddedGroundTruth
 
 from . import checks
 
@@ -50,6 +53,12 @@ class SSD(BaseModel):
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
         self._min_input_size: Optional[int] = None
+        self._regions: Dict[str, Callable] = {}
+        if hasattr(self.data_preprocessor, 'gt_padding'):
+            # The preprocessor delivers the ground truth padded as the head's train_cfg says.
+            self.data_preprocessor.gt_padding = getattr(self.bbox_head, 'gt_padding', None)
+            self.data_preprocessor.pad_ignored_regions = (self.data_preprocessor.gt_padding is not None
+                                                          and self.bbox_head.assigner.ignore_iof_thr > 0)
 
     @property
     def with_neck(self) -> bool:
@@ -71,14 +80,20 @@ class SSD(BaseModel):
 
         Returns:
             Feature maps (B, C_l, H_l, W_l) from fine to coarse (SSD300: 38, 19, 10, 5, 3, 1).
-
-        Raises:
-            ValueError: the images are smaller than the network can take (checked
-                only when a layer fails, so the normal path pays nothing).
         """
+        with self._input_size_hint(inputs):
+            return self._features(inputs)
+
+    def _features(self, inputs: Tensor) -> Tuple[Tensor, ...]:
+        feats = self.backbone(inputs)
+        return self.neck(feats) if self.with_neck else feats
+
+    @contextlib.contextmanager
+    def _input_size_hint(self, inputs: Tensor) -> Iterator[None]:
+        """Turn a layer failure on too small images into a ValueError naming the minimum size
+        (checked only when a layer fails, so the normal path pays nothing)."""
         try:
-            feats = self.backbone(inputs)
-            return self.neck(feats) if self.with_neck else feats
+            yield
         except RuntimeError as error:
             height, width = inputs.shape[-2:]
             if min(height, width) >= self.min_input_size:
@@ -90,15 +105,74 @@ class SSD(BaseModel):
                 'least 1x1. Resize images to the size the model was configured for (the Resize scale of '
                 'the pipeline).') from error
 
-    def loss(self, inputs: Tensor, data_samples: List[DetDataSample]) -> Dict[str, Tensor]:
-        """Losses of a batch: ``dict(loss_cls=scalar, loss_bbox=scalar)``.
+    # ------------------------------------------------------------ graph regions
+    def loss_region(self, inputs: Tensor, gt_bboxes: Tensor, gt_labels: Tensor, gt_valid: Tensor,
+                    ignore_bboxes: Optional[Tensor] = None,
+                    ignore_valid: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Tensor]:
+        """Network and loss from tensors only: what ``compile`` turns into one static graph.
+
+        Args:
+            inputs: normalised images (B, 3, H, W).
+            gt_bboxes ... ignore_valid: see :class:`~ssd_npu.structures.PaddedGroundTruth`.
+
+        Returns:
+            Per-image loss sums and positive counts (see :meth:`SSDHead.loss_sums`).
+        """
+        cls_scores, bbox_preds = self.bbox_head(self._features(inputs))
+        return self.bbox_head.loss_sums(cls_scores, bbox_preds, gt_bboxes, gt_labels, gt_valid,
+                                        ignore_bboxes, ignore_valid)
+
+    def predict_region(self, inputs: Tensor, img_shapes: Tensor,
+                       inv_scale_factors: Optional[Tensor] = None) -> BatchDetections:
+        """Network and batched post-processing from tensors only (compiled by ``compile``).
+
+        Args:
+            inputs: normalised images (B, 3, H, W).
+            img_shapes: Tensor[B, 2] (h, w) of the inputs; inv_scale_factors: Tensor[B, 2] or None.
+        """
+        cls_scores, bbox_preds = self.bbox_head(self._features(inputs))
+        return self.bbox_head.batch_detections(cls_scores, bbox_preds, img_shapes, inv_scale_factors)
+
+    def compile(self, **compile_kwargs) -> None:
+        """Compile :meth:`loss_region` and :meth:`predict_region` (and the data preprocessor's
+        normalisation) with ``torch.compile(fullgraph=True, dynamic=False)``.
+
+        ``fullgraph`` makes any graph break an error instead of a silent slow path,
+        and static shapes are what graph-mode devices need. ``compile_kwargs`` go
+        to ``torch.compile`` (``backend``, ``mode``, ``options``, ...).
+        """
+        kwargs = dict(fullgraph=True, dynamic=False, **compile_kwargs)
+        self._regions = dict(loss=torch.compile(self.loss_region, **kwargs),
+                             predict=torch.compile(self.predict_region, **kwargs))
+        if hasattr(self.data_preprocessor, 'compile_normalisation'):
+            self.data_preprocessor.compile_normalisation(**kwargs)
+
+    @property
+    def is_compiled(self) -> bool:
+        return bool(self._regions)
+
+    def _region(self, name: str) -> Callable:
+        return self._regions.get(name, getattr(self, f'{name}_region'))
+
+    # ------------------------------------------------------------------- modes
+    def loss(self, inputs: Tensor, data_samples: List[DetDataSample],
+             padded_gt: Optional[PaddedGroundTruth] = None) -> Dict[str, List[Tensor]]:
+        """Losses of a batch: ``dict(loss_cls=[per image], loss_bbox=[per image])``.
 
         Args:
             inputs: normalised images (B, 3, H, W).
             data_samples: one per image, with ``gt_instances.bboxes`` (N, 4) xyxy
                 in input pixels and ``gt_instances.labels`` (N,) 0-based.
+            padded_gt: the same ground truth as fixed-size tensors, as the data
+                preprocessor delivers it in training; built from ``data_samples`` when None.
         """
-        return self.bbox_head.loss(self.extract_feat(inputs), data_samples)
+        head = self.bbox_head
+        if padded_gt is None:
+            padded_gt = head.gt_padding.pad_data_samples(data_samples, inputs.device,
+                                                        with_ignored=head.assigner.ignore_iof_thr > 0)
+        with self._input_size_hint(inputs):
+            sums = self._region('loss')(inputs, *padded_gt)
+        return head.normalise_losses(*sums)
 
     def predict(self, inputs: Tensor, data_samples: List[DetDataSample],
                 rescale: bool = True) -> List[DetDataSample]:
@@ -114,7 +188,18 @@ class SSD(BaseModel):
             The same samples, with ``pred_instances.bboxes`` (N, 4) xyxy,
             ``.scores`` (N,) and ``.labels`` (N,) 0-based, best score first.
         """
-        results = self.bbox_head.predict(self.extract_feat(inputs), data_samples, rescale=rescale)
+        head = self.bbox_head
+        img_shapes, inv_scale_factors = head.shape_tensors([s.metainfo for s in data_samples], rescale,
+                                                       inputs.device)
+        with self._input_size_hint(inputs):
+            dets = self._region('predict')(inputs, img_shapes, inv_scale_factors)
+        results = head.split_detections(dets)
+        # Rare: the bounded NMS of an image was not final; redo that image with all candidates.
+        for i in (~dets.exact).nonzero().flatten().tolist():
+            image = slice(i, i + 1)
+            cls_scores, bbox_preds = head(self._features(inputs[image]))
+            inv_scale = None if inv_scale_factors is None else inv_scale_factors[image]
+            results[i] = head.exact_detections(cls_scores, bbox_preds, img_shapes[image], inv_scale)
         for sample, pred_instances in zip(data_samples, results):
             sample.pred_instances = pred_instances
         return data_samples
@@ -125,11 +210,12 @@ class SSD(BaseModel):
         return self.bbox_head(self.extract_feat(inputs))
 
     def forward(self, inputs: Tensor, data_samples: Optional[Sequence[DetDataSample]] = None,
-                mode: str = 'tensor'):
+                mode: str = 'tensor', padded_gt: Optional[PaddedGroundTruth] = None):
         """Dispatch on ``mode``: 'loss' -> dict of losses, 'predict' -> list of
-        DetDataSample, 'tensor' -> raw head outputs."""
+        DetDataSample, 'tensor' -> raw head outputs. ``padded_gt`` (from the data
+        preprocessor) is used in 'loss' mode."""
         if mode == 'loss':
-            return self.loss(inputs, data_samples)
+            return self.loss(inputs, data_samples, padded_gt)
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         if mode == 'tensor':

@@ -2,10 +2,13 @@
 from typing import Optional, Tuple, Union
 
 import torch
+from mmengine.structures import InstanceData
 from torch import Tensor
 
 from ssd_npu.models.layers import bbox_overlaps
 from ssd_npu.registry import TASK_UTILS
+
+from .assign_result import AssignResult
 
 
 @TASK_UTILS.register_module()
@@ -57,7 +60,36 @@ class MaxIoUAssigner:
         self.match_low_quality = match_low_quality
 
     @torch.no_grad()
-    def assign(self, priors: Tensor, gt_bboxes: Tensor, gt_valid: Tensor,
+    def assign(self, pred_instances: InstanceData, gt_instances: InstanceData,
+               gt_instances_ignore: Optional[InstanceData] = None, **kwargs) -> AssignResult:
+        """mmdetection's entry point: one image, instances in, :class:`AssignResult` out.
+
+        Args:
+            pred_instances: ``priors`` (or ``bboxes``) Tensor[A, 4], xyxy pixels.
+            gt_instances: ``bboxes`` Tensor[M, 4], xyxy pixels, and ``labels`` LongTensor[M].
+            gt_instances_ignore: ``bboxes`` of ignored regions, or None.
+
+        Returns:
+            AssignResult with ``gt_inds`` and ``max_overlaps`` of :meth:`assign_batch`
+            for this one image and ``labels`` (the matched GT's label, -1 elsewhere).
+        """
+        priors = pred_instances.priors if 'priors' in pred_instances else pred_instances.bboxes
+        gt_bboxes = getattr(gt_instances.bboxes, 'tensor', gt_instances.bboxes).reshape(-1, 4)
+        gt_labels = gt_instances.labels.reshape(-1)
+        ignore_bboxes = None
+        if gt_instances_ignore is not None:
+            ignore_bboxes = getattr(gt_instances_ignore.bboxes, 'tensor', gt_instances_ignore.bboxes)[None]
+        # Every box counts, degenerate ones included, as in mmdetection's per-image assigner.
+        gt_valid = gt_bboxes.new_ones((1, len(gt_bboxes)), dtype=torch.bool)
+        gt_inds, max_overlaps = self.assign_batch(priors, gt_bboxes[None], gt_valid, ignore_bboxes)
+        gt_inds, max_overlaps = gt_inds[0], max_overlaps[0]
+        labels = torch.full_like(gt_inds, -1)
+        positive = gt_inds > 0
+        labels[positive] = gt_labels[gt_inds[positive] - 1]
+        return AssignResult(len(gt_bboxes), gt_inds, max_overlaps, labels)
+
+    @torch.no_grad()
+    def assign_batch(self, priors: Tensor, gt_bboxes: Tensor, gt_valid: Tensor,
                ignore_bboxes: Optional[Tensor] = None,
                ignore_valid: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """Match priors to GT for every image of a batch.
@@ -77,7 +109,7 @@ class MaxIoUAssigner:
         """
         num_images, num_gts = gt_bboxes.shape[:2]
         num_priors = priors.size(0)
-        if num_gts == 0:
+        if num_gts == 0 or num_priors == 0:
             zeros = priors.new_zeros((num_images, num_priors), dtype=torch.float32)
             return zeros.long(), zeros
         # overlaps[b, k, a]: IoU of GT k with prior a; -1 marks padding so that it never wins a max.

@@ -4,11 +4,11 @@ import math
 import pytest
 import torch
 from mmengine.structures import InstanceData
+from ssd_head_oracle import ssd_loss_reference
 from torch.profiler import profile
 
 from ssd_npu.models.dense_heads import SSDHead
-from ssd_npu.models.dense_heads.ssd_head import top_k_per_label
-from ssd_npu.models.dense_heads.ssd_head_reference import ssd_loss_reference
+from ssd_npu.models.dense_heads.ssd_post_processing import _rank_within_label
 from ssd_npu.registry import MODELS
 from ssd_npu.structures import DetDataSample
 from ssd_npu.utils import register_all_modules
@@ -69,6 +69,17 @@ def head_outputs(head: SSDHead, batch: int, seed: int):
     return cls, reg
 
 
+def batched_loss(head: SSDHead, cls, reg, gts, ignores=None) -> dict:
+    """``loss_by_feat`` with its per-image lists summed, as mmengine's ``parse_losses`` does."""
+    loss = head.loss_by_feat(cls, reg, gts, [dict(img_shape=(64, 64))] * len(gts), ignores)
+    assert all(isinstance(v, list) and len(v) == len(gts) for v in loss.values())
+    return {key: sum(values) for key, values in loss.items()}
+
+
+def summed(loss: dict) -> dict:
+    return {key: sum(values) for key, values in loss.items()}
+
+
 LOSS_VARIANTS = {
     'ssd': {},
     'gt_max_assign_all': dict(assigner={**TRAIN_CFG['assigner'], 'gt_max_assign_all': True}),
@@ -86,18 +97,18 @@ def test_batched_loss_equals_per_image_reference(variant, seed):
     batch = samples([0, 1, 4, 9], seed=seed)   # an empty image and different GT counts
     cls, reg = head_outputs(head, 4, seed)
     gts = [s.gt_instances for s in batch]
-    loss = head.loss_by_feat(cls, reg, gts)
+    loss = batched_loss(head, cls, reg, gts)
     expected = ssd_loss_reference(head, cls, reg, gts)
     for key in ('loss_cls', 'loss_bbox'):
         torch.testing.assert_close(loss[key], expected[key], rtol=1e-5, atol=1e-6)
-        assert loss[key].dim() == 0 and loss[key].dtype == torch.float32
+        assert loss[key].dtype == torch.float32
 
 
 def test_decoded_box_regression_equals_reference():
     head = small_head(reg_decoded_bbox=True)
     cls, reg = head_outputs(head, 3, 1)
     gts = [s.gt_instances for s in samples([2, 0, 5], seed=1)]
-    loss, expected = head.loss_by_feat(cls, reg, gts), ssd_loss_reference(head, cls, reg, gts)
+    loss, expected = batched_loss(head, cls, reg, gts), ssd_loss_reference(head, cls, reg, gts)
     torch.testing.assert_close(loss['loss_bbox'], expected['loss_bbox'])
 
 
@@ -108,10 +119,10 @@ def test_ignored_regions_equal_reference():
     cls, reg = head_outputs(head, 2, 4)
     ignores = [s.ignored_instances if 'ignored_instances' in s else InstanceData(bboxes=torch.zeros(0, 4))
                for s in batch]
-    loss = head.loss_by_feat(cls, reg, [s.gt_instances for s in batch], ignores)
+    loss = batched_loss(head, cls, reg, [s.gt_instances for s in batch], ignores)
     expected = ssd_loss_reference(head, cls, reg, [s.gt_instances for s in batch], ignores)
     torch.testing.assert_close(loss['loss_cls'], expected['loss_cls'])
-    plain = head.loss_by_feat(cls, reg, [s.gt_instances for s in batch])
+    plain = batched_loss(head, cls, reg, [s.gt_instances for s in batch])
     assert not torch.allclose(plain['loss_cls'], loss['loss_cls'])
 
 
@@ -120,7 +131,7 @@ def test_hand_computed_loss():
     anchors = dict(type='SSDAnchorGenerator', strides=[10], ratios=[[]], min_sizes=[10], max_sizes=[40])
     head = SSDHead(num_classes=1, in_channels=(4,), anchor_generator=anchors, train_cfg=TRAIN_CFG)
     gt = [InstanceData(bboxes=torch.tensor([[0., 0., 10., 10.]]), labels=torch.tensor([0]))]
-    loss = head.loss_by_feat([torch.zeros(1, 4, 1, 1)], [torch.ones(1, 8, 1, 1)], gt)
+    loss = batched_loss(head, [torch.zeros(1, 4, 1, 1)], [torch.ones(1, 8, 1, 1)], gt)
     # 1 positive + min(3, 1) negative, each CE = log 2, over N = 1; SmoothL1(1) = 0.5 on 4 coordinates.
     torch.testing.assert_close(loss['loss_cls'], torch.tensor(2 * math.log(2)))
     torch.testing.assert_close(loss['loss_bbox'], torch.tensor(2.0))
@@ -130,13 +141,13 @@ def test_gt_beyond_pad_size_still_counts():
     head = small_head({**TRAIN_CFG, 'gt_pad_size': 2})
     cls, reg = head_outputs(head, 2, 3)
     gts = [s.gt_instances for s in samples([6, 1], seed=3)]
-    torch.testing.assert_close(head.loss_by_feat(cls, reg, gts)['loss_cls'],
+    torch.testing.assert_close(batched_loss(head, cls, reg, gts)['loss_cls'],
                                ssd_loss_reference(head, cls, reg, gts)['loss_cls'])
 
 
 def test_empty_gt_batch_gives_zero_finite_losses_and_gradients():
     head = small_head()
-    loss = head.loss(features(2), samples([0, 0]))
+    loss = summed(head.loss(features(2), samples([0, 0])))
     # mmdetection: no positives -> no mined negatives -> both losses 0 (normaliser >= 1 per image).
     assert loss['loss_cls'].item() == 0 and loss['loss_bbox'].item() == 0
     sum(loss.values()).backward()
@@ -147,7 +158,7 @@ def test_degenerate_gt_box_is_ignored_not_nan():
     head = small_head()
     batch = samples([2])
     batch[0].gt_instances.bboxes[0] = torch.tensor([10., 10., 10., 30.])   # zero width
-    loss = head.loss(features(1), batch)
+    loss = summed(head.loss(features(1), batch))
     assert all(v.isfinite() for v in loss.values())
 
 
@@ -157,7 +168,7 @@ def test_losses_are_float32_under_autocast():
     gts = [s.gt_instances for s in samples([3, 1], seed=5)]
     cls16, reg16 = [c.bfloat16() for c in cls], [r.bfloat16() for r in reg]
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        loss = head.loss_by_feat(cls16, reg16, gts)
+        loss = batched_loss(head, cls16, reg16, gts)
     expected = ssd_loss_reference(head, [c.float() for c in cls16], [r.float() for r in reg16], gts)
     for key in loss:
         assert loss[key].dtype == torch.float32
@@ -169,7 +180,7 @@ def test_training_loss_has_no_data_dependent_ops():
     cls, reg = head_outputs(head, 3, 6)
     gts = [s.gt_instances for s in samples([0, 2, 5], seed=6)]
     with profile() as prof:
-        head.loss_by_feat(cls, reg, gts)
+        batched_loss(head, cls, reg, gts)
     ops = {event.name for event in prof.events()}
     assert not ops & {'aten::nonzero', 'aten::_local_scalar_dense', 'aten::masked_select', 'aten::unique',
                       'aten::_unique2', 'aten::topk'}
@@ -274,9 +285,7 @@ def test_wrong_inputs_raise_clear_errors():
         head.loss(features(1), samples([1]))
 
 
-def test_top_k_per_label_keeps_each_labels_best_scores():
-    scores = torch.tensor([0.9, 0.1, 0.8, 0.7, 0.6, 0.95, 0.2])
-    labels = torch.tensor([0, 0, 1, 0, 1, 2, 1])
-    kept = top_k_per_label(scores, labels, k=2)
-    assert sorted(kept.tolist()) == [0, 2, 3, 4, 5]
-    assert top_k_per_label(scores, labels, k=10).numel() == 7
+def test_rank_within_label_orders_each_labels_scores():
+    scores = torch.tensor([[0.9, 0.1, 0.8, 0.7, 0.6, 0.95, 0.2]])
+    labels = torch.tensor([[0, 0, 1, 0, 1, 2, 1]])
+    assert _rank_within_label(scores, labels).tolist() == [[0, 2, 0, 1, 1, 0, 2]]

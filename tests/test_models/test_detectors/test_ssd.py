@@ -64,8 +64,10 @@ def test_tensor_mode_gives_raw_outputs_per_level():
 def test_loss_mode_backpropagates_to_backbone_and_head():
     model = small_ssdlite().train()
     data = model.data_preprocessor(batch(), True)
+    assert data['padded_gt'].bboxes.shape[:2] == data['padded_gt'].valid.shape
     losses = model(**data, mode='loss')
-    sum(losses.values()).backward()
+    assert all(len(per_image) == 2 for per_image in losses.values())   # mmdetection's per-image lists
+    model.parse_losses(losses)[0].backward()
     assert model.backbone.conv1.conv.weight.grad.abs().sum() > 0
     assert model.bbox_head.reg_convs[0][-1].weight.grad.abs().sum() > 0
 

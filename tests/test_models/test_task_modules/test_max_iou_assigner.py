@@ -1,8 +1,8 @@
 """Batched MaxIoUAssigner == mmdetection's per-image rules (``assign_per_image``) on padded GT."""
 import pytest
 import torch
+from ssd_head_oracle import assign_per_image
 
-from ssd_npu.models.dense_heads.ssd_head_reference import assign_per_image
 from ssd_npu.models.task_modules import MaxIoUAssigner
 
 
@@ -10,7 +10,7 @@ def test_mmdetection_docstring_example():
     assigner = MaxIoUAssigner(0.5, 0.5)
     priors = torch.tensor([[0., 0., 10., 10.], [10., 10., 20., 20.]])
     gts = torch.tensor([[[0., 0., 10., 9.]]])
-    gt_inds, max_overlaps = assigner.assign(priors, gts, torch.tensor([[True]]))
+    gt_inds, max_overlaps = assigner.assign_batch(priors, gts, torch.tensor([[True]]))
     assert gt_inds.tolist() == [[1, 0]]
     torch.testing.assert_close(max_overlaps, torch.tensor([[0.9, 0.]]))
 
@@ -19,7 +19,7 @@ def test_later_gt_wins_a_shared_best_prior():
     priors = torch.tensor([[0., 0., 10., 10.], [20., 20., 30., 30.]])
     gts = torch.tensor([[[0., 0., 10., 10.], [0., 0., 10., 10.]]])
     assigner = MaxIoUAssigner(0.5, 0.5, gt_max_assign_all=False)
-    gt_inds, _ = assigner.assign(priors, gts, torch.ones(1, 2, dtype=torch.bool))
+    gt_inds, _ = assigner.assign_batch(priors, gts, torch.ones(1, 2, dtype=torch.bool))
     assert gt_inds.tolist() == [[2, 0]]
 
 
@@ -61,7 +61,7 @@ def test_batched_equals_per_image_reference(cfg, seed):
     priors = grid_priors()
     counts = [0, 1, 3, 7]
     gts, valid = random_padded_gt(counts, pad=10, seed=seed)
-    gt_inds, max_overlaps = assigner.assign(priors, gts, valid)
+    gt_inds, max_overlaps = assigner.assign_batch(priors, gts, valid)
     assert gt_inds.shape == max_overlaps.shape == (4, len(priors)) and gt_inds.dtype == torch.long
     for i, n in enumerate(counts):
         ref_inds, ref_overlaps = assign_per_image(assigner, priors, gts[i, :n])
@@ -75,7 +75,7 @@ def test_low_quality_matches_every_gt():
     priors = grid_priors()
     gts, valid = random_padded_gt([7], pad=7, seed=5)
     gts[0, 0] = torch.tensor([3., 3., 60., 5.])   # thin box: IoU < 0.5 with every prior
-    gt_inds, max_overlaps = MaxIoUAssigner(0.5, 0.5, gt_max_assign_all=False).assign(priors, gts, valid)
+    gt_inds, max_overlaps = MaxIoUAssigner(0.5, 0.5, gt_max_assign_all=False).assign_batch(priors, gts, valid)
     assert set(gt_inds[gt_inds > 0].tolist()) == set(range(1, 8))
     assert max_overlaps[0][gt_inds[0] == 1].max() < 0.5
 
@@ -87,7 +87,7 @@ def test_ignored_regions_equal_reference(wrt_candidates):
     gts, valid = random_padded_gt([2, 3], pad=4, seed=3)
     ignore = torch.tensor([[[0., 0., 40., 40.], [0., 0., 0., 0.]], [[0., 0., 64., 64.], [0., 0., 0., 0.]]])
     ignore_valid = torch.tensor([[True, False], [False, False]])
-    gt_inds, _ = assigner.assign(priors, gts, valid, ignore, ignore_valid)
+    gt_inds, _ = assigner.assign_batch(priors, gts, valid, ignore, ignore_valid)
     assert (gt_inds[0] == -1).any()
     for i, (n, k) in enumerate([(2, 1), (3, 0)]):
         ref_inds, _ = assign_per_image(assigner, priors, gts[i, :n], ignore[i, :k])
@@ -95,7 +95,7 @@ def test_ignored_regions_equal_reference(wrt_candidates):
 
 
 def test_no_gt_in_the_whole_batch():
-    gt_inds, max_overlaps = MaxIoUAssigner(0.5, 0.5).assign(grid_priors(), torch.zeros(2, 0, 4),
+    gt_inds, max_overlaps = MaxIoUAssigner(0.5, 0.5).assign_batch(grid_priors(), torch.zeros(2, 0, 4),
                                                             torch.zeros(2, 0, dtype=torch.bool))
     assert (gt_inds == 0).all() and (max_overlaps == 0).all()
 

@@ -1,13 +1,18 @@
-"""The SSD loss written plainly, one image at a time: mmdetection 3.x's ``SSDHead.loss_by_feat`` algorithm.
+"""Test oracles for SSDHead, written plainly one image at a time as mmdetection 3.x does.
 
-This is the readable reference for :class:`~ssd_npu.models.dense_heads.SSDHead`'s
-batched, fixed-shape loss: the tests assert both give the same numbers and
-``tools/benchmarks/benchmark_head.py`` times both. Training does not use it.
+- :func:`ssd_loss_reference`: ``SSDHead.loss_by_feat``'s algorithm (index lists, ``topk``);
+- :func:`assign_per_image`: ``MaxIoUAssigner.assign``;
+- :func:`detections_reference`: ``predict_by_feat``'s post-processing (per level
+  threshold + top-k, decode, rescale, class-aware NMS with torchvision's kernel).
+
+The tests assert that the batched, fixed-shape code gives the same numbers and
+``tools/benchmarks/benchmark_head.py`` times both. Training never uses them.
 """
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+import torchvision
 from mmengine.structures import InstanceData
 from torch import Tensor
 
@@ -125,3 +130,39 @@ def ssd_loss_reference(head, cls_scores: Sequence[Tensor], bbox_preds: Sequence[
         smooth_l1 = torch.where(diff < beta, 0.5 * diff * diff / beta, diff - 0.5 * beta)
         losses_bbox.append((smooth_l1 * bbox_weights).sum() / (avg_factor + torch.finfo(torch.float32).eps))
     return dict(loss_cls=sum(losses_cls), loss_bbox=sum(losses_bbox))
+
+
+def detections_reference(head, cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor],
+                         img_metas: Sequence[dict], rescale: bool) -> list:
+    """mmdetection's per-image post-processing; per image ``(bboxes, scores, labels)`` by decreasing score."""
+    cfg = head.test_cfg
+    mlvl_anchors = head.prior_generator.grid_priors([s.shape[-2:] for s in cls_scores],
+                                                    device=cls_scores[0].device)
+    results = []
+    for i, meta in enumerate(img_metas):
+        mlvl_bboxes, mlvl_scores, mlvl_labels = [], [], []
+        for cls_score, bbox_pred, anchors in zip(cls_scores, bbox_preds, mlvl_anchors):
+            logits = cls_score[i].permute(1, 2, 0).reshape(-1, head.cls_out_channels).float()
+            scores = logits.softmax(-1)[:, :-1]
+            deltas = bbox_pred[i].permute(1, 2, 0).reshape(-1, 4).float()
+            flat = scores.reshape(-1)
+            idx = (flat > cfg.get('score_thr', 0)).nonzero().squeeze(1)
+            top = flat[idx]
+            if 0 < cfg.get('nms_pre', -1) < top.numel():
+                top, order = top.topk(cfg['nms_pre'])
+                idx = idx[order]
+            anchor_idx = idx // head.num_classes
+            mlvl_bboxes.append(head.bbox_coder.decode(anchors[anchor_idx], deltas[anchor_idx],
+                                                      max_shape=meta['img_shape']))
+            mlvl_scores.append(top)
+            mlvl_labels.append(idx % head.num_classes)
+        bboxes, scores, labels = torch.cat(mlvl_bboxes), torch.cat(mlvl_scores), torch.cat(mlvl_labels)
+        if rescale:
+            bboxes = bboxes * bboxes.new_tensor([1 / s for s in meta['scale_factor']]).repeat(2)
+        if cfg.get('min_bbox_size', -1) >= 0:
+            large = ((bboxes[:, 2:] - bboxes[:, :2]) > cfg['min_bbox_size']).all(dim=1)
+            bboxes, scores, labels = bboxes[large], scores[large], labels[large]
+        keep = torchvision.ops.batched_nms(bboxes, scores, labels, cfg['nms']['iou_threshold'])
+        keep = keep[:cfg.get('max_per_img', 200)]
+        results.append((bboxes[keep], scores[keep], labels[keep]))
+    return results

@@ -1,0 +1,179 @@
+"""SSD's test-time post-processing for a whole batch, with static shapes.
+
+mmdetection's rules (``SSDHead.predict_by_feat``), computed for every image at
+once with fixed-size tensors so that the same code runs eagerly, under
+``torch.compile`` (fullgraph) and in an exported ONNX graph:
+
+1. softmax over the classes (background last, dropped);
+2. per level, the ``nms_pre`` best (anchor, class) pairs; pairs at or below
+   ``score_thr`` are masked out, not removed;
+3. decode, clip to the image, map to the original image (``inv_scale_factors``),
+   mask boxes not larger than ``min_bbox_size``;
+4. optionally each class's ``topk_per_class`` best (torchvision's rule);
+5. class-aware greedy NMS over the ``nms_candidates`` best pairs, as a
+   fixed-point iteration on their IoU matrix (see :func:`greedy_nms_keep`);
+6. the ``max_per_img`` best survivors, padded, with a count per image.
+
+Greedy NMS decides a box from higher-scored boxes only, so NMS over the best
+``T`` candidates gives the exact first survivors whenever ``max_per_img`` of
+them survive (or every valid candidate is among the ``T``). Each image
+reports whether that held and whether the fixed point was reached;
+:meth:`SSDHead.predict_by_feat` recomputes the rare batches where it did not
+with all candidates, so its results equal mmdetection's.
+"""
+from typing import NamedTuple, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+
+class BatchDetections(NamedTuple):
+    """Detections of a batch, padded to ``K = max_per_img`` per image.
+
+    bboxes: Tensor[B, K, 4] xyxy pixels (original image with ``inv_scale_factors``, else input).
+    scores: Tensor[B, K], descending per image; rows past ``num_dets`` are 0.
+    labels: LongTensor[B, K], 0-based; rows past ``num_dets`` are 0.
+    num_dets: LongTensor[B].
+    exact: BoolTensor[B]: the rows equal greedy NMS over all candidates (see the module docstring).
+    """
+
+    bboxes: Tensor
+    scores: Tensor
+    labels: Tensor
+    num_dets: Tensor
+    exact: Tensor
+
+
+def pairwise_iou(boxes: Tensor) -> Tensor:
+    """IoU of every pair of boxes of each image: Tensor[B, N, 4] xyxy -> Tensor[B, N, N].
+
+    torchvision's ``nms`` formula (no epsilon), so that thresholds decide alike.
+    """
+    x1, y1, x2, y2 = boxes.unbind(-1)
+    area = (x2 - x1) * (y2 - y1)
+    inter_w = torch.minimum(x2[:, :, None], x2[:, None]) - torch.maximum(x1[:, :, None], x1[:, None])
+    inter_h = torch.minimum(y2[:, :, None], y2[:, None]) - torch.maximum(y1[:, :, None], y1[:, None])
+    inter = inter_w.clamp(min=0) * inter_h.clamp(min=0)
+    return inter / (area[:, :, None] + area[:, None] - inter)
+
+
+def greedy_nms_keep(boxes: Tensor, labels: Tensor, valid: Tensor, iou_threshold: float,
+                    iterations: int = 12) -> Tuple[Tensor, Tensor]:
+    """Class-aware greedy NMS of boxes already sorted by descending score, for each image.
+
+    Greedy NMS keeps box ``i`` iff no kept box before it (same label) overlaps it
+    by more than ``iou_threshold``. Starting from "all kept", re-applying that rule
+    to all boxes at once settles at least the next box each round and stops
+    changing exactly at the greedy result, usually within a few rounds (the
+    longest suppression chain). A fixed number of rounds keeps the graph static;
+    ``converged`` says whether the result is final.
+
+    Args:
+        boxes: Tensor[B, N, 4] xyxy, sorted by descending score per image.
+        labels: LongTensor[B, N].
+        valid: BoolTensor[B, N]: candidates that take part (others never suppress).
+        iou_threshold: suppress overlaps strictly above this IoU.
+        iterations: rounds of the fixed-point iteration.
+
+    Returns:
+        keep: BoolTensor[B, N]; converged: BoolTensor[B].
+    """
+    num = boxes.size(1)
+    earlier = torch.ones(num, num, dtype=torch.bool, device=boxes.device).triu(diagonal=1)
+    # suppresses[b, j, i]: box j (higher score) removes box i if j is kept.
+    same_label = labels[:, :, None] == labels[:, None]
+    suppresses = (pairwise_iou(boxes.float()) > iou_threshold) & same_label & earlier & valid[:, :, None]
+    keep = valid
+    previous = keep
+    for _ in range(iterations):
+        previous = keep
+        keep = valid & ~(suppresses & keep[:, :, None]).any(dim=1)
+    return keep, (keep == previous).all(dim=1)
+
+
+def batched_ssd_detections(cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor],
+                           mlvl_anchors: Sequence[Tensor], bbox_coder, num_classes: int, img_shapes: Tensor,
+                           inv_scale_factors: Optional[Tensor], *, score_thr: float, nms_pre: int,
+                           iou_threshold: float, max_per_img: int, min_bbox_size: float = -1,
+                           topk_per_class: int = -1, nms_candidates: int = -1,
+                           with_nms: bool = True, nms_iterations: int = 12) -> BatchDetections:
+    """Detections of every image of a batch from the head's raw outputs.
+
+    Args:
+        cls_scores: per level, Tensor[B, A_l * (C + 1), H_l, W_l] logits (background last).
+        bbox_preds: per level, Tensor[B, A_l * 4, H_l, W_l] deltas.
+        mlvl_anchors: per level, Tensor[H_l * W_l * A_l, 4] xyxy input pixels.
+        bbox_coder: decodes (anchors, deltas) -> boxes.
+        num_classes: C, object classes (background excluded).
+        img_shapes: Tensor[B, 2] (h, w) of each input image: boxes are clipped to it.
+        inv_scale_factors: Tensor[B, 2] (1 / w_scale, 1 / h_scale) to map boxes to the
+            original image (multiplied by), or None to stay in input pixels.
+        score_thr, nms_pre, iou_threshold, max_per_img, min_bbox_size, topk_per_class:
+            ``test_cfg`` values (see :class:`SSDHead`).
+        nms_candidates: NMS looks at this many best candidates per image (-1 or
+            more than there are: all of them).
+        with_nms: False keeps every candidate (mmdetection's ``with_nms=False``).
+        nms_iterations: rounds of :func:`greedy_nms_keep`.
+    """
+    num_images = cls_scores[0].size(0)
+    mlvl_scores, mlvl_indices, mlvl_boxes = [], [], []
+    for cls_score, bbox_pred, anchors in zip(cls_scores, bbox_preds, mlvl_anchors):
+        scores = cls_score.permute(0, 2, 3, 1).reshape(num_images, -1, num_classes + 1).float().softmax(-1)
+        scores = scores[..., :num_classes].reshape(num_images, -1)
+        k = scores.size(1) if nms_pre <= 0 else min(nms_pre, scores.size(1))
+        top_scores, top_idx = scores.topk(k, dim=1)
+        anchor_idx = top_idx // num_classes
+        deltas = bbox_pred.permute(0, 2, 3, 1).reshape(num_images, -1, 4).float()
+        mlvl_boxes.append(bbox_coder.decode(anchors[anchor_idx],
+                                            deltas.gather(1, anchor_idx[..., None].expand(-1, -1, 4)),
+                                            max_shape=img_shapes))
+        mlvl_scores.append(top_scores)
+        mlvl_indices.append(top_idx % num_classes)
+    boxes = torch.cat(mlvl_boxes, dim=1)
+    scores = torch.cat(mlvl_scores, dim=1)
+    labels = torch.cat(mlvl_indices, dim=1)
+    valid = scores > score_thr
+    if inv_scale_factors is not None:
+        boxes = boxes * inv_scale_factors.to(boxes).repeat(1, 2)[:, None]
+    if min_bbox_size >= 0:
+        valid &= ((boxes[..., 2:] - boxes[..., :2]) > min_bbox_size).all(dim=-1)
+    if topk_per_class > 0:
+        valid &= _rank_within_label(torch.where(valid, scores, -1), labels) < topk_per_class
+
+    # Best candidates first; masked ones sort last with score -1.
+    num_candidates = scores.size(1) if nms_candidates <= 0 else min(nms_candidates, scores.size(1))
+    scores, order = torch.where(valid, scores, -1).topk(num_candidates, dim=1)
+    boxes = boxes.gather(1, order[..., None].expand(-1, -1, 4))
+    labels = labels.gather(1, order)
+    valid = valid.gather(1, order)
+    num_valid = valid.sum(dim=1)
+    if with_nms:
+        keep, converged = greedy_nms_keep(boxes, labels, valid, iou_threshold, nms_iterations)
+    else:
+        keep, converged = valid, torch.ones_like(num_valid, dtype=torch.bool)
+    num_kept = keep.sum(dim=1)
+    out_size = min(max_per_img, num_candidates) if with_nms else num_candidates
+    # Kept candidates are already in score order: their first out_size are the result.
+    out_scores, out_index = torch.where(keep, scores, -1).topk(out_size, dim=1)
+    num_dets = num_kept.clamp(max=out_size)
+    filled = torch.arange(out_size, device=scores.device) < num_dets[:, None]
+    all_seen = torch.full_like(num_valid, nms_candidates <= 0 or nms_candidates >= scores.size(1),
+                               dtype=torch.bool) | (num_valid < num_candidates)
+    exact = converged & (all_seen | (num_kept >= out_size))
+    return BatchDetections(
+        bboxes=torch.where(filled[..., None], boxes.gather(1, out_index[..., None].expand(-1, -1, 4)), 0),
+        scores=torch.where(filled, out_scores, 0),
+        labels=torch.where(filled, labels.gather(1, out_index), 0),
+        num_dets=num_dets,
+        exact=exact)
+
+
+def _rank_within_label(scores: Tensor, labels: Tensor) -> Tensor:
+    """LongTensor[B, N]: each candidate's rank by score among candidates of its label (0 = best)."""
+    by_score = scores.argsort(dim=1, descending=True)
+    # A stable sort by label keeps each label's candidates in descending score order.
+    order = by_score.gather(1, labels.gather(1, by_score).argsort(dim=1, stable=True))
+    sorted_labels = labels.gather(1, order)
+    first_of_label = torch.searchsorted(sorted_labels, sorted_labels)
+    rank_sorted = torch.arange(order.size(1), device=scores.device) - first_of_label
+    return torch.empty_like(rank_sorted).scatter_(1, order, rank_sorted)
