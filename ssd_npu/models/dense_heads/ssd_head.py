@@ -9,6 +9,7 @@ This keeps graph-compiling devices (Ascend graph mode, ``torch.compile``, CUDA
 graphs) from recompiling and GPUs from waiting on the host. The tests hold
 the same loss written per image as an oracle.
 """
+import contextlib
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
@@ -185,7 +186,14 @@ class SSDHead(BaseModule):
         return cls_scores, bbox_preds
 
     def flat_anchors(self, featmap_sizes: Sequence[Sequence[int]], device: torch.device) -> Tensor:
-        """Tensor[A, 4] float32 xyxy pixels: every level's anchors, concatenated (cached per size/device)."""
+        """Tensor[A, 4] float32 xyxy pixels: every level's anchors, concatenated (cached per size/device).
+
+        Inside a compiled graph they are computed, not cached: a graph folds them into
+        constants anyway, and filling a cache while tracing would change the guards.
+        """
+        if torch.compiler.is_compiling():
+            levels = self.prior_generator.grid_priors(featmap_sizes, dtype=torch.float32, device=device)
+            return torch.cat(levels)
         key = (tuple(tuple(int(v) for v in size) for size in featmap_sizes), str(device))
         if key not in self._anchor_cache:
             levels = self.prior_generator.grid_priors(featmap_sizes, dtype=torch.float32, device=device)
@@ -275,7 +283,10 @@ class SSDHead(BaseModule):
         num_images = cls_scores[0].size(0)
         device = cls_scores[0].device
         anchors = self.flat_anchors([s.shape[-2:] for s in cls_scores], device)
-        with torch.autocast(device_type=device.type, enabled=False):
+        # The loss runs in float32 under AMP (where the device type has autocast at all).
+        no_autocast = (torch.autocast(device_type=device.type, enabled=False)
+                       if torch.amp.is_autocast_available(device.type) else contextlib.nullcontext())
+        with no_autocast:
             all_cls_scores = torch.cat([s.permute(0, 2, 3, 1).reshape(num_images, -1, self.cls_out_channels)
                                         for s in cls_scores], dim=1).float()
             all_bbox_preds = torch.cat([b.permute(0, 2, 3, 1).reshape(num_images, -1, 4)

@@ -151,7 +151,8 @@ class SSD(BaseModel):
     def is_compiled(self) -> bool:
         return bool(self._regions)
 
-    def _region(self, name: str) -> Callable:
+    def region(self, name: str) -> Callable:
+        """``'loss'`` or ``'predict'``: the compiled region after :meth:`compile`, else the eager method."""
         return self._regions.get(name, getattr(self, f'{name}_region'))
 
     # ------------------------------------------------------------------- modes
@@ -171,7 +172,7 @@ class SSD(BaseModel):
             padded_gt = head.gt_padding.pad_data_samples(data_samples, inputs.device,
                                                         with_ignored=head.assigner.ignore_iof_thr > 0)
         with self._input_size_hint(inputs):
-            sums = self._region('loss')(inputs, *padded_gt)
+            sums = self.region('loss')(inputs, *padded_gt)
         return head.normalise_losses(*sums)
 
     def predict(self, inputs: Tensor, data_samples: List[DetDataSample],
@@ -192,7 +193,7 @@ class SSD(BaseModel):
         img_shapes, inv_scale_factors = head.shape_tensors([s.metainfo for s in data_samples], rescale,
                                                        inputs.device)
         with self._input_size_hint(inputs):
-            dets = self._region('predict')(inputs, img_shapes, inv_scale_factors)
+            dets = self.region('predict')(inputs, img_shapes, inv_scale_factors)
         results = head.split_detections(dets)
         # Rare: the bounded NMS of an image was not final; redo that image with all candidates.
         for i in (~dets.exact).nonzero().flatten().tolist():

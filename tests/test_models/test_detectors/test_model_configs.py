@@ -71,7 +71,7 @@ def train_step_and_predict(model, data):
     losses = model(**processed, mode='loss')
     assert set(losses) == {'loss_cls', 'loss_bbox'}
     loss, log_vars = model.parse_losses(losses)
-    assert all(math.isfinite(log_vars[key]) and log_vars[key] > 0 for key in ('loss_cls', 'loss_bbox'))
+    assert all(math.isfinite(log_vars[key].item()) and log_vars[key] > 0 for key in ('loss_cls', 'loss_bbox'))
     loss.backward()
     optimizer.step()
     after = model.backbone.state_dict()[next(iter(model.backbone.state_dict()))]

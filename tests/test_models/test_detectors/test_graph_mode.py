@@ -1,0 +1,156 @@
+"""Graph mode: the loss and prediction regions compile as single static graphs and never recompile.
+
+TorchDynamo's verdict (graph breaks, recompilations) does not depend on the
+compiler backend, so most checks trace with ``aot_eager`` (Dynamo + AOTAutograd,
+eager kernels) or run on the meta device, where SSD300/SSD512 cost nothing.
+One test compiles with Inductor, the default backend, and compares the numbers.
+"""
+from pathlib import Path
+
+import pytest
+import torch
+import torch._dynamo
+from mmengine.config import Config
+from mmengine.structures import InstanceData
+
+from ssd_npu.registry import MODELS
+from ssd_npu.structures import DetDataSample
+from ssd_npu.utils import register_all_modules
+
+CONFIGS = Path(__file__).resolve().parents[3] / 'configs'
+
+
+# The demo model at quarter width (MobileNetV2 x0.25).
+QUARTER_DEMO = {'model.backbone.widen_factor': 0.25, 'model.neck.in_channels': (8, 24, 1280),
+                'model.neck.out_channels': (8, 24, 1280, 256, 128, 64),
+                'model.bbox_head.in_channels': (8, 24, 1280, 256, 128, 64)}
+
+
+def build(config: str, options: dict = None):
+    register_all_modules()
+    cfg = Config.fromfile(str(CONFIGS / config))
+    cfg.model.backbone.init_cfg = None
+    cfg.merge_from_dict(options or {})
+    torch.manual_seed(0)
+    return MODELS.build(cfg.model)
+
+
+def coco_like_batch(size: int, num_images: int, num_classes: int, generator: torch.Generator) -> dict:
+    """uint8 images and 0-100 boxes per image (empty images included), as the dataloader gives them."""
+    images, samples = [], []
+    for i in range(num_images):
+        images.append(torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=generator))
+        count = int(torch.randint(0, 101, (1,), generator=generator)) if i % 3 else 0
+        xy = torch.rand(count, 2, generator=generator) * size * 0.8
+        wh = 2 + torch.rand(count, 2, generator=generator) * size * 0.5
+        sample = DetDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(2 * size, size),
+                                             scale_factor=(1.0, 0.5)))
+        labels = torch.randint(0, num_classes, (count,), generator=generator)
+        boxes = torch.cat([xy, (xy + wh).clamp(max=size)], dim=1)
+        sample.gt_instances = InstanceData(bboxes=boxes, labels=labels)
+        samples.append(sample)
+    return dict(inputs=images, data_samples=samples)
+
+
+@pytest.fixture
+def dynamo_counters():
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    with torch._dynamo.config.patch(error_on_recompile=True):
+        yield torch._dynamo.utils.counters
+    torch._dynamo.reset()
+
+
+def test_demo_compiled_losses_equal_eager_while_training(dynamo_counters):
+    """Training steps of the compiled demo model (0-100 boxes per image) give the eager losses."""
+    options = {**QUARTER_DEMO, 'model.train_cfg.gt_pad_size': 100}
+    model, reference = build('synthetic_demo.py', options), build('synthetic_demo.py', options)
+    model.train()
+    reference.train()
+    model.compile(backend='aot_eager')
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        batch = coco_like_batch(64, 3, 3, generator)
+        loss, log_vars = model.parse_losses(model(**model.data_preprocessor(batch, True), mode='loss'))
+        reference.load_state_dict(model.state_dict())
+        expected = reference.parse_losses(
+            reference(**reference.data_preprocessor(batch, True), mode='loss'))[1]
+        for key in ('loss_cls', 'loss_bbox'):
+            assert log_vars[key].item() == pytest.approx(expected[key].item(), rel=1e-5)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert not dynamo_counters['graph_break']
+    assert dynamo_counters['stats']['unique_graphs'] == 2   # normalisation; network + loss
+
+
+@pytest.mark.parametrize('config, size', [
+    ('synthetic_demo.py', 192),
+    ('ssd300_coco.py', 300),
+    ('ssd512_coco.py', 512),
+    ('ssdlite_mobilenetv2_coco.py', 320),
+])
+def test_models_compile_fullgraph_and_never_recompile(dynamo_counters, config, size):
+    """The real models at their input size, traced on the meta device (shapes only, no compute):
+    200 training steps of COCO-like batches (0-100 boxes per image, empty images) and test batches
+    give one graph each for normalisation, loss (+ backward) and prediction; a recompilation fails."""
+    model = build(config, {'model.train_cfg.gt_pad_size': 100}).to('meta')
+    model.compile(backend='aot_eager')
+    generator = torch.Generator().manual_seed(0)
+    model.train()
+    num_classes = model.bbox_head.num_classes
+    for _ in range(200):
+        losses = model(**model.data_preprocessor(coco_like_batch(size, 2, num_classes, generator), True),
+                       mode='loss')
+        model.parse_losses(losses)[0].backward()
+    model.eval()
+    inputs = torch.zeros(2, 3, size, size, device='meta')
+    img_shapes = torch.full((2, 2), size, device='meta')
+    for _ in range(2):
+        dets = model.region('predict')(inputs, img_shapes, torch.ones(2, 2, device='meta'))
+    assert dets.bboxes.shape == (2, 200, 4)
+    assert not dynamo_counters['graph_break']
+    assert dynamo_counters['stats']['unique_graphs'] == 3
+
+
+def test_bf16_autocast_loss_region_compiles(dynamo_counters):
+    model = build('synthetic_demo.py', QUARTER_DEMO)
+    model.train()
+    model.compile(backend='aot_eager')
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(3):
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            losses = model(**model.data_preprocessor(coco_like_batch(64, 2, 3, generator), True), mode='loss')
+        loss, log_vars = model.parse_losses(losses)
+        assert loss.dtype == torch.float32 and torch.isfinite(loss)
+        loss.backward()
+    assert not dynamo_counters['graph_break']
+
+
+@pytest.mark.slow
+def test_inductor_losses_and_detections_equal_eager(dynamo_counters):
+    """The default backend (Inductor, C++ on the CPU): losses within 1e-5 relative, same detections."""
+    options = {**QUARTER_DEMO, 'model.train_cfg.gt_pad_size': 16}
+    eager, compiled = build('synthetic_demo.py', options), build('synthetic_demo.py', options)
+    compiled.load_state_dict(eager.state_dict())
+    compiled.compile()
+    batch = coco_like_batch(64, 2, 3, torch.Generator().manual_seed(2))
+    batch['data_samples'][1].gt_instances = batch['data_samples'][1].gt_instances[:12]
+    losses = [model.parse_losses(model(**model.data_preprocessor(batch, True), mode='loss'))
+              for model in (eager, compiled)]
+    for key in ('loss_cls', 'loss_bbox'):
+        assert losses[1][1][key].item() == pytest.approx(losses[0][1][key].item(), rel=1e-5)
+    losses[1][0].backward()
+    assert compiled.bbox_head.cls_convs[0][-1].weight.grad.isfinite().all()
+
+    eager.eval()
+    compiled.eval()
+    with torch.no_grad():
+        expected, result = (model.test_step(batch) for model in (eager, compiled))
+    for want, got in zip(expected, result):
+        assert len(got.pred_instances) == len(want.pred_instances) > 0
+        torch.testing.assert_close(got.pred_instances.bboxes, want.pred_instances.bboxes, atol=1e-3, rtol=0)
+        torch.testing.assert_close(got.pred_instances.scores, want.pred_instances.scores, atol=1e-5, rtol=0)
+        assert torch.equal(got.pred_instances.labels, want.pred_instances.labels)
+    assert not dynamo_counters['graph_break']
