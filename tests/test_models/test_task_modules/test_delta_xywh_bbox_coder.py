@@ -48,7 +48,8 @@ def test_per_image_shapes_must_match_the_batch():
 
 
 def test_empty_decode_keeps_shape():
-    assert DeltaXYWHBBoxCoder().decode(torch.zeros(0, 4), torch.zeros(0, 4), max_shape=(32, 32)).shape == (0, 4)
+    empty = torch.zeros(0, 4)
+    assert DeltaXYWHBBoxCoder().decode(empty, empty, max_shape=(32, 32)).shape == (0, 4)
 
 
 def random_boxes(*shape: int, generator: torch.Generator) -> torch.Tensor:
