@@ -6,8 +6,7 @@ import torch
 from torch import Tensor
 
 from ssd_npu.registry import TASK_UTILS
-
-from .argument_errors import InvalidArgumentError
+from ssd_npu.utils.argument_errors import InvalidArgumentError
 
 
 @TASK_UTILS.register_module()
