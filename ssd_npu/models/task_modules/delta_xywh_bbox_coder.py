@@ -81,6 +81,11 @@ class DeltaXYWHBBoxCoder:
         Returns:
             Tensor[..., 4]: boxes, xyxy pixels, in ``pred_bboxes``' dtype.
         """
+        if pred_bboxes.size(-1) != 4:
+            # mmdetection also decodes class-specific deltas, (N, num_classes * 4); SSD has none.
+            raise InvalidArgumentError(f'DeltaXYWHBBoxCoder.decode: pred_bboxes must end in 4 values, got '
+                                       f'shape {tuple(pred_bboxes.shape)} (class-specific deltas are not '
+                                       'supported)')
         deltas = pred_bboxes * pred_bboxes.new_tensor(self.stds) + pred_bboxes.new_tensor(self.means)
         bboxes = bboxes.to(deltas.dtype)
         pxy = (bboxes[..., :2] + bboxes[..., 2:]) * 0.5

@@ -96,6 +96,11 @@ def test_clip_to_per_image_shapes(to_form):
     assert DeltaXYWHBBoxCoder(clip_border=False).decode(priors, torch.zeros(2, 1, 4), (10, 10)).min() == -10
 
 
+def test_class_specific_deltas_are_a_clear_error():
+    with pytest.raises(ValueError, match='class-specific deltas are not supported'):
+        DeltaXYWHBBoxCoder().decode(ROIS, torch.zeros(4, 8))
+
+
 def test_bad_normalisation_length():
     with pytest.raises(ValueError, match='4 values each'):
         DeltaXYWHBBoxCoder(target_stds=[0.1, 0.2])
