@@ -100,8 +100,7 @@ class PhotoMetricDistortion(BaseTransform):
             img = self._permute_channels(img, p['channel_order'])
         return img
 
-    @staticmethod
-    def _distort_float(img: np.ndarray, p: dict) -> np.ndarray:
+    def _distort_float(self, img: np.ndarray, p: dict) -> np.ndarray:
         """mmdetection's arithmetic on a float32 image: no clipping, the HSV round trip always."""
         if p['brightness'] is not None:
             img += np.float32(p['brightness'])
@@ -116,13 +115,13 @@ class PhotoMetricDistortion(BaseTransform):
         if p['hue'] is not None:
             hue = hsv[..., 0]
             hue += np.float32(p['hue'])
-            hue[hue > 360] -= 360
-            hue[hue < 0] += 360
+            np.subtract(hue, 360, out=hue, where=hue > 360)
+            np.add(hue, 360, out=hue, where=hue < 0)
         img = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
         if p['contrast'] is not None and p['contrast_last']:
             img *= np.float32(p['contrast'])
         if p['channel_order'] is not None:
-            img = np.ascontiguousarray(img[..., p['channel_order']])
+            img = self._permute_channels(img, p['channel_order'])
         return img
 
     @staticmethod
