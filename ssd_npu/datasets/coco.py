@@ -11,6 +11,7 @@ from ssd_npu.registry import DATASETS
 from .bad_samples import ParseProblems
 from .base_det_dataset import BaseDetDataset
 from .box_checks import check_box
+from .coco_categories import label_category_ids
 
 COCO_CLASSES = (
     'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck', 'boat',
@@ -78,10 +79,11 @@ class CocoDataset(BaseDetDataset):
     """COCO-format detection dataset (mmdetection 3.x's ``CocoDataset`` arguments).
 
     Labels are 0-based indices into the file's category list restricted to
-    ``metainfo['classes']``, in the file's order (as mmdetection and ``CocoMetric`` map them),
-    so ``metainfo['classes']`` must name file categories in that order: a name missing from
-    the file or a different order raises instead of silently shifting labels. Crowd boxes are
-    kept with ``ignore_flag=1``; annotations with ``ignore=1`` are skipped.
+    ``metainfo['classes']``, in the file's order (:func:`label_category_ids`, which
+    ``CocoMetric`` uses too), so ``metainfo['classes']`` must name file categories in that
+    order: a name missing from the file or a different order raises instead of silently
+    shifting labels. Crowd boxes are kept with ``ignore_flag=1``; annotations with
+    ``ignore=1`` are skipped.
 
     Broken annotations are dropped (or clipped when partly outside the image) with a warning
     naming the file, the image and the reason: non-finite coordinates, width or height below
@@ -103,7 +105,7 @@ class CocoDataset(BaseDetDataset):
         """Parse the annotation file into data infos (see :class:`BaseDetDataset`)."""
         coco = load_coco_json(self.ann_file, self.backend_args)
         problems = ParseProblems(self.ann_file)
-        self.cat_ids = self._label_categories(coco['categories'])
+        self.cat_ids = label_category_ids(coco['categories'], self._metainfo['classes'], self.ann_file)
         self.cat2label = {cat_id: label for label, cat_id in enumerate(self.cat_ids)}
         known_cats = {cat['id'] for cat in coco['categories']}
 
@@ -142,21 +144,6 @@ class CocoDataset(BaseDetDataset):
         problems.log_summary()
         self.parse_problems = dict(problems.counts)
         return data_list
-
-    def _label_categories(self, categories: List[dict]) -> List[int]:
-        """The category ids that get labels 0, 1, ..., in the file's order."""
-        classes = list(self._metainfo['classes'])
-        file_names = [cat['name'] for cat in categories]
-        missing = [name for name in classes if name not in file_names]
-        if missing:
-            raise ValueError(f"{self.ann_file}: metainfo['classes'] names {missing}, which are "
-                             f'not among the categories of this file: {file_names}')
-        in_file_order = [name for name in file_names if name in classes]
-        if in_file_order != classes:
-            raise ValueError(f"{self.ann_file}: metainfo['classes'] must list the classes in the "
-                             f"file's category order, {in_file_order}; got {classes} (labels "
-                             'follow the file order, as in mmdetection and CocoMetric)')
-        return [cat['id'] for cat in categories if cat['name'] in classes]
 
     def _parse_image(self, img: dict, anns: List[dict], problems: ParseProblems) -> dict:
         instances = []

@@ -65,6 +65,30 @@ def test_class_missing_from_the_file_is_an_error(make_coco):
         build(root, metainfo=dict(classes=('a', 'zebra')))
 
 
+def test_coco_metric_maps_the_dataset_labels_back_to_the_file_categories(make_coco, tmp_path):
+    """Predicting each box of the dataset with its dataset label scores mAP 1 against the file:
+    the dataset and the metric share one class-name -> category-id mapping."""
+    import torch
+    from mmengine.logging import MMLogger
+
+    from ssd_npu.evaluation import CocoMetric
+
+    root = make_coco([(1, 'x.jpg', 64, 48)], [
+        dict(image_id=1, category_id=9, bbox=[1, 1, 20, 20]),
+        dict(image_id=1, category_id=2, bbox=[30, 5, 30, 40]),
+    ], categories=[dict(id=9, name='a'), dict(id=5, name='b'), dict(id=2, name='c')])
+    ds = build(root)
+    assert ds.cat_ids == [9, 5, 2]
+    instances = ds.get_data_info(0)['instances']
+    MMLogger.get_instance('coco-dataset-metric')
+    metric = CocoMetric(ann_file=f'{root}/ann.json')
+    metric.dataset_meta = ds.metainfo
+    metric.process({}, [dict(img_id=1, ori_shape=(48, 64), pred_instances=dict(
+        bboxes=torch.tensor([i['bbox'] for i in instances], dtype=torch.float32),
+        scores=torch.ones(len(instances)), labels=torch.tensor([i['bbox_label'] for i in instances])))])
+    assert metric.evaluate(size=1)['coco/bbox_mAP'] == 1.0
+
+
 def test_filter_cfg_drops_empty_and_small_images_in_training_only(make_coco, log_messages):
     root = make_coco([(1, 'big.jpg', 64, 48), (2, 'empty.jpg', 64, 48), (3, 'small.jpg', 20, 48)], [
         dict(image_id=1, category_id=1, bbox=[1, 1, 5, 5]),

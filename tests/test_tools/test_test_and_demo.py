@@ -33,7 +33,7 @@ def test_test_py_prints_the_metrics_and_writes_predictions_and_pictures(tmp_path
                      '--work-dir', str(tmp_path / 'test'), '--out', str(out), '--show-dir', str(show_dir)],
                     tmp_path)
     assert test.returncode == 0, test.stderr[-3000:]
-    assert len(_metrics(test.stdout)) == 7, 'mAP, mAP_50, mAP_75, mAP_s, mAP_m, mAP_l, copypaste'
+    assert len(_metrics(test.stdout)) == 6, 'mAP, mAP_50, mAP_75, mAP_s, mAP_m, mAP_l'
     with open(out, 'rb') as file:
         predictions = pickle.load(file)
     assert len(predictions) == 8, 'one entry per validation image'

@@ -7,6 +7,8 @@ from mmcv.transforms import BaseTransform
 
 from ssd_npu.registry import TRANSFORMS
 
+from .homography import record_homography, translation
+
 
 @TRANSFORMS.register_module()
 class Expand(BaseTransform):
@@ -15,7 +17,8 @@ class Expand(BaseTransform):
 
     Zooming out creates small objects, which the SSD paper credits with a large gain on
     small-object AP. Reads and updates ``img``, ``img_shape`` and ``gt_bboxes`` (xyxy pixels,
-    shifted by the offset).
+    shifted by the offset), and composes the shift into ``homography_matrix`` (mmdetection's
+    ``Expand`` leaves the matrix as it was).
 
     Args:
         mean: fill colour, given in RGB order when ``to_rgb`` (the data preprocessor's mean,
@@ -54,6 +57,7 @@ class Expand(BaseTransform):
                                             canvas_w - w - left, cv2.BORDER_CONSTANT,
                                             value=self.mean)
         results['img_shape'] = (canvas_h, canvas_w)
+        record_homography(results, translation(left, top))
         if results.get('gt_bboxes') is not None:
             results['gt_bboxes'] = results['gt_bboxes'] + np.array([left, top, left, top],
                                                                    dtype=np.float32)

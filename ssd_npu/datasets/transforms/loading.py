@@ -102,15 +102,51 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
 
 @TRANSFORMS.register_module()
 class LoadAnnotations(MMCVLoadAnnotations):
-    """Copy the data info's ``instances`` into arrays (mmcv's arguments; boxes and labels only).
+    """Copy the data info's ``instances`` into arrays (mmdetection's arguments; boxes and labels only).
 
     Sets ``gt_bboxes`` (float32 ndarray [N, 4], xyxy pixels), ``gt_ignore_flags`` (bool [N])
     with ``with_bbox``, and ``gt_bboxes_labels`` (int64 [N]) with ``with_label``.
+
+    Args:
+        with_bbox, with_label: load the boxes / the labels.
+        with_mask, poly2mask, with_seg, reduce_zero_label, ignore_index, with_keypoints:
+            mmdetection's mask, segmentation and keypoint options; SSD trains on boxes only, so
+            asking for masks, segmentation maps or keypoints is an error at start-up, and the
+            options that only shape them are accepted and unused.
+        box_type: 'hbox' (mmdetection's default) or None; either way ``gt_bboxes`` is a plain
+            ndarray (mmdetection wraps 'hbox' boxes in its ``HorizontalBoxes``).
+        imdecode_backend, backend_args: mmcv's (segmentation-map decoding; unused here).
     """
 
+    def __init__(self, with_bbox: bool = True, with_label: bool = True, with_mask: bool = False,
+                 poly2mask: bool = True, box_type: Optional[str] = 'hbox', with_seg: bool = False,
+                 reduce_zero_label: bool = False, ignore_index: int = 255, with_keypoints: bool = False,
+                 imdecode_backend: str = 'cv2', *, backend_args: Optional[dict] = None) -> None:
+        unsupported = [name for name, wanted in (('with_mask', with_mask), ('with_seg', with_seg),
+                                                 ('with_keypoints', with_keypoints)) if wanted]
+        if unsupported:
+            options = ', '.join(f'{name}=True' for name in unsupported)
+            raise ValueError(f'LoadAnnotations: {options} is not supported by ssd_npu (SSD trains on boxes '
+                             f'and labels only); remove it from the pipeline')
+        if box_type not in ('hbox', None):
+            raise ValueError(f"LoadAnnotations: box_type {box_type!r} is not supported by ssd_npu "
+                             f"(only axis-aligned boxes: 'hbox' or None)")
+        super().__init__(with_bbox=with_bbox, with_label=with_label, with_seg=False, with_keypoints=False,
+                         imdecode_backend=imdecode_backend, backend_args=backend_args)
+        self.with_mask = with_mask
+        self.poly2mask = poly2mask
+        self.box_type = box_type
+        self.reduce_zero_label = reduce_zero_label
+        self.ignore_index = ignore_index
+
     def _load_bboxes(self, results: dict) -> None:
-        instances = results['instances']
+        instances = results.get('instances', [])
         results['gt_bboxes'] = np.array([inst['bbox'] for inst in instances],
                                         dtype=np.float32).reshape(-1, 4)
         results['gt_ignore_flags'] = np.array([inst['ignore_flag'] for inst in instances],
                                               dtype=bool)
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(with_bbox={self.with_bbox}, with_label={self.with_label}, '
+                f'with_mask={self.with_mask}, with_seg={self.with_seg}, poly2mask={self.poly2mask}, '
+                f'box_type={self.box_type!r})')

@@ -6,6 +6,8 @@ from mmcv.transforms import BaseTransform
 
 from ssd_npu.registry import TRANSFORMS
 
+from .homography import record_homography, translation
+
 # Per sampled IoU threshold, crops tried before drawing a new threshold (as in the SSD
 # reference implementation and mmdetection).
 _TRIALS = 50
@@ -44,8 +46,9 @@ class MinIoURandomCrop(BaseTransform):
     mode is drawn.
 
     Reads and updates ``img``, ``img_shape``, ``gt_bboxes`` (xyxy pixels),
-    ``gt_bboxes_labels``, ``gt_ignore_flags``. The cropped image is a view of the input
-    (no copy).
+    ``gt_bboxes_labels``, ``gt_ignore_flags``; a crop composes its shift into
+    ``homography_matrix`` (mmdetection's ``MinIoURandomCrop`` leaves the matrix as it was). The
+    cropped image is a view of the input (no copy).
 
     Args:
         min_ious: the IoU thresholds to draw from.
@@ -105,6 +108,7 @@ class MinIoURandomCrop(BaseTransform):
         x1, y1, x2, y2 = (int(v) for v in patch)
         results['img'] = results['img'][y1:y2, x1:x2]
         results['img_shape'] = (y2 - y1, x2 - x1)
+        record_homography(results, translation(-x1, -y1))
         if results.get('gt_bboxes') is None:
             return
         boxes = results['gt_bboxes'][inside] - np.array([x1, y1, x1, y1], dtype=np.float32)

@@ -1,4 +1,4 @@
-"""SSD's photometric distortions (Liu et al. 2016, sec. 3.6; Howard 2013) on uint8 images."""
+"""SSD's photometric distortions (Liu et al. 2016, sec. 3.6; Howard 2013)."""
 from typing import Optional, Sequence
 
 import cv2
@@ -17,7 +17,7 @@ def _to_uint8(values: np.ndarray) -> np.ndarray:
 @TRANSFORMS.register_module()
 class PhotoMetricDistortion(BaseTransform):
     """Random brightness, contrast, saturation, hue and channel order (mmdetection's arguments
-    and sampling), computed on the uint8 image with look-up tables.
+    and sampling).
 
     Each distortion is applied with probability 0.5, in this order: brightness
     ``+U(-brightness_delta, brightness_delta)``; contrast ``*U(contrast_range)``, either here
@@ -25,28 +25,36 @@ class PhotoMetricDistortion(BaseTransform):
     ``+U(-hue_delta, hue_delta)`` degrees in HSV; contrast (if not done earlier); a random
     permutation of the channels.
 
-    Unlike mmdetection (float32 arithmetic, results not clipped), every step saturates to
-    [0, 255] as OpenCV's uint8 arithmetic in the original Caffe SSD does, and the image stays
-    uint8: brightness and contrast become one 256-entry table, saturation and hue one table
-    over HSV (hue in OpenCV's full 0-255 range, 1.4 degree steps), so a 300x300 image costs
-    about a tenth of a millisecond per step. The colour conversion is skipped when neither
-    saturation nor hue is drawn.
+    Two arithmetics:
 
-    Reads and updates ``img`` (uint8, HxWx3, BGR).
+    - ``saturate=True``: every step saturates to [0, 255] as OpenCV's uint8 arithmetic in
+      the original Caffe SSD does, on the uint8 image: brightness and contrast become one
+      256-entry table, saturation and hue one table over HSV (hue in OpenCV's full 0-255
+      range, 1.4 degree steps), so a 300x300 image costs about a tenth of a millisecond per
+      step; the colour conversion is skipped when neither saturation nor hue is drawn. A
+      float32 image is rounded to uint8 first and returned as float32.
+    - ``saturate=False``: mmdetection's arithmetic, in float32 without clipping (about 5% of
+      the pixel values leave [0, 255]; only the HSV saturation is clipped to [0, 1] when it
+      grows); the result is float32 whatever the input.
+
+    Reads and updates ``img`` (HxWx3, BGR, uint8 or float32).
 
     Args:
         brightness_delta: largest brightness change, in grey levels.
         contrast_range: (min, max) contrast factor.
         saturation_range: (min, max) saturation factor.
         hue_delta: largest hue change, in degrees.
+        saturate: the arithmetic above (not an mmdetection argument).
     """
 
     def __init__(self, brightness_delta: int = 32, contrast_range: Sequence[float] = (0.5, 1.5),
-                 saturation_range: Sequence[float] = (0.5, 1.5), hue_delta: int = 18) -> None:
+                 saturation_range: Sequence[float] = (0.5, 1.5), hue_delta: int = 18,
+                 saturate: bool = True) -> None:
         self.brightness_delta = brightness_delta
         self.contrast_lower, self.contrast_upper = contrast_range
         self.saturation_lower, self.saturation_upper = saturation_range
         self.hue_delta = hue_delta
+        self.saturate = saturate
 
     def _random_params(self) -> dict:
         """One draw of every random choice; a value is None when its distortion is skipped."""
@@ -66,10 +74,20 @@ class PhotoMetricDistortion(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         img = results['img']
-        if img.dtype != np.uint8:
-            raise TypeError(f'PhotoMetricDistortion needs a uint8 image, got {img.dtype} '
-                            f'({results.get("img_path")}); load without to_float32')
+        if img.dtype not in (np.uint8, np.float32):
+            raise TypeError(f'PhotoMetricDistortion needs a uint8 or float32 image, got {img.dtype} '
+                            f'({results.get("img_path")})')
         p = self._random_params()
+        if not self.saturate:
+            results['img'] = self._distort_float(img.astype(np.float32), p)
+        elif img.dtype == np.uint8:
+            results['img'] = self._distort_uint8(img, p)
+        else:
+            results['img'] = self._distort_uint8(_to_uint8(img), p).astype(np.float32)
+        return results
+
+    def _distort_uint8(self, img: np.ndarray, p: dict) -> np.ndarray:
+        """The saturating arithmetic on a uint8 image, by look-up tables."""
         with_hsv = p['saturation'] is not None or p['hue'] is not None
         contrast_first = p['contrast'] if not (p['contrast_last'] and with_hsv) else None
         contrast_last = p['contrast'] if p['contrast_last'] and with_hsv else None
@@ -80,8 +98,31 @@ class PhotoMetricDistortion(BaseTransform):
         img = self._apply_levels(img, None, contrast_last)
         if p['channel_order'] is not None:
             img = self._permute_channels(img, p['channel_order'])
-        results['img'] = img
-        return results
+        return img
+
+    def _distort_float(self, img: np.ndarray, p: dict) -> np.ndarray:
+        """mmdetection's arithmetic on a float32 image: no clipping, the HSV round trip always."""
+        if p['brightness'] is not None:
+            img += np.float32(p['brightness'])
+        if p['contrast'] is not None and not p['contrast_last']:
+            img *= np.float32(p['contrast'])
+        # OpenCV's float HSV: hue in degrees [0, 360), saturation in [0, 1], value in pixel units.
+        hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
+        if p['saturation'] is not None:
+            hsv[..., 1] *= np.float32(p['saturation'])
+            if p['saturation'] > 1:
+                np.clip(hsv[..., 1], 0, 1, out=hsv[..., 1])
+        if p['hue'] is not None:
+            hue = hsv[..., 0]
+            hue += np.float32(p['hue'])
+            np.subtract(hue, 360, out=hue, where=hue > 360)
+            np.add(hue, 360, out=hue, where=hue < 0)
+        img = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+        if p['contrast'] is not None and p['contrast_last']:
+            img *= np.float32(p['contrast'])
+        if p['channel_order'] is not None:
+            img = self._permute_channels(img, p['channel_order'])
+        return img
 
     @staticmethod
     def _apply_levels(img: np.ndarray, brightness: Optional[float],
@@ -119,4 +160,4 @@ class PhotoMetricDistortion(BaseTransform):
         return (f'{type(self).__name__}(brightness_delta={self.brightness_delta}, '
                 f'contrast_range={(self.contrast_lower, self.contrast_upper)}, '
                 f'saturation_range={(self.saturation_lower, self.saturation_upper)}, '
-                f'hue_delta={self.hue_delta})')
+                f'hue_delta={self.hue_delta}, saturate={self.saturate})')

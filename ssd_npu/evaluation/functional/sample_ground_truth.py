@@ -7,10 +7,12 @@ on the test pipeline:
 - mmdetection's test pipelines (and ours) run ``LoadAnnotations`` *after* ``Resize``: the boxes are
   never transformed and are already in original pixels (``rescale=False``, the default);
 - a pipeline that loads annotations before ``Resize`` leaves them in network-input pixels; they are
-  mapped back with ``scale_factor`` (and ``flip``) when ``rescale=True``.
+  mapped back with ``scale_factor`` (and ``flip``) when ``rescale=True``;
+- a sample that carries the dataset's raw ``instances`` (mmdetection's ``CocoMetric`` contract
+  without an annotation file) has them in original pixels.
 """
 import warnings
-from typing import Mapping, Tuple
+from typing import Mapping, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -107,3 +109,24 @@ def _warn_if_outside(bboxes: np.ndarray, data_sample: Mapping, rescale: bool) ->
                 'rescale_gt=False expects LoadAnnotations after Resize in the test pipeline (GT in '
                 'original pixels); with LoadAnnotations before Resize, use rescale_gt=True')
         warnings.warn(f'GT boxes lie outside the original image: {hint}', stacklevel=3)
+
+
+def instances_ground_truth(instances: Sequence[Mapping]) -> dict:
+    """The GT of one sample from the dataset's raw ``instances`` (original pixels), as mmdetection's
+    ``CocoMetric`` reads them when it has no annotation file.
+
+    Args:
+        instances: dicts with ``bbox`` (xyxy pixels), ``bbox_label`` (0-based) and ``ignore_flag``
+            (1: a crowd box, ignored by COCO's matching).
+
+    Returns:
+        The dict of :func:`original_ground_truth`.
+    """
+    def select(ignored: bool) -> Tuple[np.ndarray, np.ndarray]:
+        chosen = [inst for inst in instances if bool(inst.get('ignore_flag', 0)) == ignored]
+        bboxes = np.array([inst['bbox'] for inst in chosen], dtype=np.float32).reshape(-1, 4)
+        return bboxes, np.array([inst['bbox_label'] for inst in chosen], dtype=np.int64)
+
+    bboxes, labels = select(ignored=False)
+    bboxes_ignore, labels_ignore = select(ignored=True)
+    return dict(bboxes=bboxes, labels=labels, bboxes_ignore=bboxes_ignore, labels_ignore=labels_ignore)

@@ -10,7 +10,9 @@ from mmengine.logging import MMLogger
 from terminaltables import AsciiTable
 
 from ssd_npu.datasets.coco import load_coco_json
+from ssd_npu.datasets.coco_categories import label_category_ids
 from ssd_npu.registry import METRICS
+from ssd_npu.utils.argument_errors import InvalidArgumentError
 
 from ..functional.coco_eval import (
     BACKENDS,
@@ -20,7 +22,7 @@ from ..functional.coco_eval import (
     evaluate_coco,
     summarize,
 )
-from ..functional.sample_ground_truth import original_ground_truth, to_numpy
+from ..functional.sample_ground_truth import instances_ground_truth, original_ground_truth, to_numpy
 
 # Items returned when ``metric_items`` is None (mmdetection's choice): AP for 'bbox', AR for 'proposal'.
 _AP_ITEMS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
@@ -37,8 +39,11 @@ class CocoMetric(BaseMetric):
 
     Args:
         ann_file: COCO annotation json of the evaluated split. Without it, the ground truth is
-            taken from the samples' ``gt_instances``/``ignored_instances`` (crowd) and converted to
-            COCO in memory (see ``rescale_gt``).
+            built from the samples, as mmdetection does: from their ``instances`` (the dataset's
+            raw annotations: ``bbox`` xyxy original pixels, ``bbox_label``, ``ignore_flag`` for
+            crowd) when they carry them, otherwise from ``gt_instances``/``ignored_instances``
+            (see ``rescale_gt``); category id = label. It is written to
+            ``<outfile_prefix>.gt.json`` when ``outfile_prefix`` is set, kept in memory otherwise.
         metric: ``'bbox'`` (class-aware AP) and/or ``'proposal'`` (class-agnostic AR).
         classwise: log a per-class AP table and return ``<class>_precision`` items.
         proposal_nums: COCO's ``maxDets``: detections kept per image and class; AP uses the
@@ -48,7 +53,8 @@ class CocoMetric(BaseMetric):
             the six AR numbers for 'proposal'). Names: ``mAP``, ``mAP_50``, ``mAP_75``, ``mAP_s``,
             ``mAP_m``, ``mAP_l``, ``AR@<n>``, ``AR_s@<max n>``, ``AR_m@<max n>``, ``AR_l@<max n>``.
         format_only: only write ``<outfile_prefix>.bbox.json`` (e.g. a test-dev submission).
-        outfile_prefix: where to write the results json (``<prefix>.bbox.json``).
+        outfile_prefix: where to write the results json (``<prefix>.bbox.json``) and, without
+            ann_file, the ground truth (``<prefix>.gt.json``).
         backend_args: mmengine file backend arguments for reading ``ann_file``.
         backend: ``'faster_coco_eval'`` (C++; the same numbers as pycocotools to 1e-15, ~20x
             faster) or ``'pycocotools'``.
@@ -56,10 +62,14 @@ class CocoMetric(BaseMetric):
             before Resize) and is mapped back with ``scale_factor``. Default False: mmdetection's test
             pipelines load annotations after Resize, so the GT is in original pixels already.
         collect_device / prefix: see mmengine's ``BaseMetric``.
-        sort_categories: sort the file's categories by id before mapping class names to ids.
+        sort_categories: sort the file's categories by id before mapping class names to ids
+            (:func:`label_category_ids`, the mapping ``CocoDataset`` labels with).
+        use_mp_eval: mmdetection's multi-process pycocotools evaluation; accepted so that its
+            configs load, and not needed: ``backend='faster_coco_eval'`` is faster still.
 
-    Returned values are the backends' full-precision numbers (mmdetection rounds them to 3
-    decimals), plus ``bbox_mAP_copypaste``: the six AP numbers as one string.
+    Returns mmdetection's keys (``bbox_mAP``, ..., ``AR@100``, ..., ``<class>_precision``) with
+    the backends' full-precision numbers (mmdetection rounds them to 3 decimals); the six AP
+    numbers are logged as one line, ``bbox_mAP_copypaste: ...``.
 
     Images are evaluated once each, in the order they were processed; the set evaluated is the
     set the dataloader delivered (a warning lists how many images of ``ann_file`` got none).
@@ -81,7 +91,8 @@ class CocoMetric(BaseMetric):
                  rescale_gt: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
-                 sort_categories: bool = False) -> None:
+                 sort_categories: bool = False,
+                 use_mp_eval: bool = False) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.metrics = list(metric) if isinstance(metric, (list, tuple)) else [metric]
         for name in self.metrics:
@@ -90,7 +101,8 @@ class CocoMetric(BaseMetric):
         if backend not in BACKENDS:
             raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
         if format_only and outfile_prefix is None:
-            raise ValueError('format_only=True needs outfile_prefix: the results json is the only output')
+            raise InvalidArgumentError('format_only=True needs outfile_prefix: the results json is the only '
+                                       'output')
         self.classwise = classwise
         self.proposal_nums = sorted(int(n) for n in proposal_nums)
         self.iou_thrs = default_iou_thrs() if iou_thrs is None else np.atleast_1d(np.asarray(iou_thrs, float))
@@ -105,13 +117,12 @@ class CocoMetric(BaseMetric):
         self.backend = backend
         self.rescale_gt = rescale_gt
         self.ann_file = ann_file
+        self.sort_categories = sort_categories
         self._gt_dataset = None
         self._gt_img_ids = None
         self._coco_gt = None
         if ann_file is not None:
             self._gt_dataset = load_coco_json(ann_file, backend_args)
-            if sort_categories:
-                self._gt_dataset['categories'] = sorted(self._gt_dataset['categories'], key=lambda c: c['id'])
             self._gt_img_ids = {img['id'] for img in self._gt_dataset['images']}
 
     def _summary_names(self) -> List[str]:
@@ -144,7 +155,10 @@ class CocoMetric(BaseMetric):
             result = dict(img_id=img_id, bboxes=bboxes[finite], scores=scores[finite],
                           labels=labels[finite], num_dropped=int((~finite).sum()))
             if self._gt_dataset is None:
-                result['gt'] = original_ground_truth(sample, rescale=self.rescale_gt)
+                if sample.get('instances') is not None:
+                    result['gt'] = instances_ground_truth(sample['instances'])
+                else:
+                    result['gt'] = original_ground_truth(sample, rescale=self.rescale_gt)
                 result['height'], result['width'] = (int(v) for v in sample['ori_shape'][:2])
             self.results.append(result)
 
@@ -172,20 +186,9 @@ class CocoMetric(BaseMetric):
         return dict(images=images, annotations=annotations, categories=categories)
 
     def _category_ids(self, gt_dataset: dict, gt_source: str) -> List[int]:
-        """Category id of each 0-based label: the file's categories named in ``classes``, in file order.
-
-        This is the dataset's own class-name -> category-id mapping (mmdetection's CocoDataset).
-        """
-        categories = gt_dataset['categories']
-        classes = self._classes()
-        if classes is None:
-            return [cat['id'] for cat in categories]
-        file_names = {cat['name'] for cat in categories}
-        missing = [name for name in classes if name not in file_names]
-        if missing:
-            raise ValueError(f'classes {missing} of the dataset are not categories of {gt_source} '
-                             f'(it has {sorted(file_names)[:10]}...): the metric evaluates another dataset')
-        return [cat['id'] for cat in categories if cat['name'] in set(classes)]
+        """Category id of each 0-based label: the dataset's own mapping (see :func:`label_category_ids`)."""
+        return label_category_ids(gt_dataset['categories'], self._classes(), gt_source,
+                                  sort_by_id=self.sort_categories)
 
     def _detections(self, results: List[dict], cat_ids: List[int]) -> List[dict]:
         """COCO results list: ``image_id``, ``category_id``, ``bbox`` [x, y, w, h] pixels, ``score``."""
@@ -221,8 +224,8 @@ class CocoMetric(BaseMetric):
         """COCO evaluation of all collected results (called on rank 0 only).
 
         Returns:
-            ``bbox_mAP``, ``bbox_mAP_50``, ... (see ``metric_items``), ``bbox_mAP_copypaste``,
-            ``<class>_precision`` with ``classwise``; AR items for 'proposal'. Empty with format_only.
+            ``bbox_mAP``, ``bbox_mAP_50``, ... (see ``metric_items``), ``<class>_precision`` with
+            ``classwise``; AR items for 'proposal'. Empty with format_only.
         """
         logger: MMLogger = MMLogger.get_current_instance()
         results = self._unique(results, logger)
@@ -238,7 +241,9 @@ class CocoMetric(BaseMetric):
         detections = self._detections(results, cat_ids)
 
         if self.outfile_prefix is not None:
-            self._dump(detections, logger)
+            self._dump(detections, 'bbox', logger)
+            if self._gt_dataset is None:
+                self._dump(gt_dataset, 'gt', logger)
         if self.format_only:
             return {}
 
@@ -270,19 +275,19 @@ class CocoMetric(BaseMetric):
                 continue
             items = self.metric_items or list(_AP_ITEMS)
             eval_results.update({f'bbox_{item}': stats[item] for item in items})
-            ap_values = [stats[name] for name in _AP_ITEMS]
-            eval_results['bbox_mAP_copypaste'] = ' '.join(f'{v:.3f}' for v in ap_values)
-            logger.info(f'bbox_mAP_copypaste: {eval_results["bbox_mAP_copypaste"]}')
+            logger.info('bbox_mAP_copypaste: ' + ' '.join(f'{stats[name]:.3f}' for name in _AP_ITEMS))
             if self.classwise and outcome is not None:
                 eval_results.update(self._classwise(outcome, gt_dataset, cat_ids, logger))
         return eval_results
 
-    def _dump(self, detections: List[dict], logger: MMLogger) -> None:
-        path = f'{self.outfile_prefix}.bbox.json'
+    def _dump(self, content: Union[List[dict], dict], kind: str, logger: MMLogger) -> None:
+        """Write ``<outfile_prefix>.<kind>.json``: the detections ('bbox') or the ground truth ('gt')."""
+        path = f'{self.outfile_prefix}.{kind}.json'
         os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
         with open(path, 'w') as f:
-            json.dump(detections, f)
-        logger.info(f'wrote {len(detections)} detections to {path}')
+            json.dump(content, f)
+        what = f'{len(content)} detections' if kind == 'bbox' else 'the ground truth of the samples'
+        logger.info(f'wrote {what} to {path}')
 
     def _log_summary(self, metric: str, stats: dict, logger: MMLogger) -> None:
         iou_text = f'{self.iou_thrs[0]:.2f}:{self.iou_thrs[-1]:.2f}'

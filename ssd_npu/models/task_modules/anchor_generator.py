@@ -1,11 +1,13 @@
 """SSD default boxes ("anchors"), as mmdetection 3.x's ``SSDAnchorGenerator`` lays them out."""
 import math
+import warnings
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
 
 from ssd_npu.registry import TASK_UTILS
+from ssd_npu.utils.argument_errors import InvalidArgumentError
 
 # When sizes come from ``basesize_ratio_range``, the first level gets a hand-picked
 # smaller size (percent of the input), as in the SSD paper's COCO/VOC models and
@@ -20,7 +22,7 @@ def _pair(stride: Union[int, Sequence[int]]) -> Tuple[int, int]:
     if isinstance(stride, (int, float)):
         return stride, stride
     if len(stride) != 2:
-        raise ValueError(f'SSDAnchorGenerator: a stride is an int or a (w, h) pair, got {stride!r}')
+        raise InvalidArgumentError(f'SSDAnchorGenerator: a stride is an int or a (w, h) pair, got {stride!r}')
     return tuple(stride)
 
 
@@ -32,7 +34,8 @@ def sizes_from_ratio_range(basesize_ratio_range: Sequence[float], input_size: in
     (SSD300 COCO: min 21, 45, 99, 153, 207, 261; max 45, 99, ..., 315).
     """
     if num_levels < 3:
-        raise ValueError(f'SSDAnchorGenerator: basesize_ratio_range needs >= 3 levels, got {num_levels}')
+        raise InvalidArgumentError(f'SSDAnchorGenerator: basesize_ratio_range needs >= 3 levels, '
+                                   f'got {num_levels}')
     if input_size not in _FIRST_LEVEL_PERCENT:
         raise ValueError(f'SSDAnchorGenerator: without min_sizes/max_sizes, input_size must be 300 or 512, '
                          f'got {input_size}')
@@ -46,8 +49,8 @@ def sizes_from_ratio_range(basesize_ratio_range: Sequence[float], input_size: in
     step = int((max_percent - min_percent) / (num_levels - 2))
     percents = list(range(min_percent, max_percent + 1, step))
     if len(percents) != num_levels - 1:
-        raise ValueError(f'SSDAnchorGenerator: basesize_ratio_range {tuple(basesize_ratio_range)} gives '
-                         f'{len(percents) + 1} levels, but strides name {num_levels}')
+        raise InvalidArgumentError(f'SSDAnchorGenerator: basesize_ratio_range {tuple(basesize_ratio_range)} '
+                                   f'gives {len(percents) + 1} levels, but strides name {num_levels}')
     min_sizes = [int(input_size * p / 100) for p in percents]
     max_sizes = [int(input_size * (p + step) / 100) for p in percents]
     first_min, first_max = first_level[range_start]
@@ -82,6 +85,11 @@ class SSDAnchorGenerator:
             (it clamps the normalised w, h to 1); together with
             ``min_sizes = scales[:-1] * 300``, ``max_sizes = scales[1:] * 300``
             this reproduces torchvision's ``ssd300_vgg16`` boxes.
+        use_box_type: mmdetection's option to wrap the boxes in its box type; only False
+            (plain tensors) is supported.
+
+    Argument errors are raised as :class:`InvalidArgumentError` (a ``ValueError`` that is also
+    the ``AssertionError`` mmdetection raises) or, where mmdetection raises one, ``ValueError``.
     """
 
     def __init__(self,
@@ -92,25 +100,34 @@ class SSDAnchorGenerator:
                  basesize_ratio_range: Sequence[float] = (0.15, 0.9),
                  input_size: int = 300,
                  scale_major: bool = True,
-                 clip_base_wh: bool = False) -> None:
+                 clip_base_wh: bool = False,
+                 use_box_type: bool = False) -> None:
         if len(strides) != len(ratios):
-            raise ValueError(f'SSDAnchorGenerator: {len(strides)} strides but {len(ratios)} ratio lists')
+            raise InvalidArgumentError(f'SSDAnchorGenerator: {len(strides)} strides but '
+                                       f'{len(ratios)} ratio lists')
         if (min_sizes is None) != (max_sizes is None):
-            raise ValueError('SSDAnchorGenerator: give both min_sizes and max_sizes, or neither')
+            raise InvalidArgumentError('SSDAnchorGenerator: give both min_sizes and max_sizes, or neither')
+        if use_box_type:
+            raise InvalidArgumentError('SSDAnchorGenerator: use_box_type=True is not supported by ssd_npu '
+                                       '(anchors are plain Tensor[N, 4], xyxy)')
         self.strides = [_pair(s) for s in strides]
         self.centers = [(sw / 2., sh / 2.) for sw, sh in self.strides]
         self.input_size = input_size
         self.basesize_ratio_range = tuple(basesize_ratio_range)
         if min_sizes is None:
+            if len(basesize_ratio_range) != 2 or not all(isinstance(r, float) for r in basesize_ratio_range):
+                raise InvalidArgumentError(f'SSDAnchorGenerator: basesize_ratio_range is a pair of floats, '
+                                           f'got {basesize_ratio_range!r}')
             min_sizes, max_sizes = sizes_from_ratio_range(basesize_ratio_range, input_size, len(strides))
         if not len(min_sizes) == len(max_sizes) == len(strides):
-            raise ValueError(f'SSDAnchorGenerator: {len(min_sizes)} min_sizes and {len(max_sizes)} max_sizes '
-                             f'for {len(strides)} levels')
+            raise InvalidArgumentError(f'SSDAnchorGenerator: {len(min_sizes)} min_sizes and '
+                                       f'{len(max_sizes)} max_sizes for {len(strides)} levels')
         self.min_sizes = list(min_sizes)
         self.max_sizes = list(max_sizes)
         self.ratios = [list(r) for r in ratios]
         self.scale_major = scale_major
         self.clip_base_wh = clip_base_wh
+        self.use_box_type = use_box_type
         self.base_anchors = [self._level_base_anchors(k) for k in range(len(self.strides))]
 
     @property
@@ -122,6 +139,11 @@ class SSDAnchorGenerator:
     def num_base_priors(self) -> List[int]:
         """Boxes per location of each level (2 + 2 * len(ratios[k]))."""
         return [b.size(0) for b in self.base_anchors]
+
+    @property
+    def num_base_anchors(self) -> List[int]:
+        """mmdetection's older name of :attr:`num_base_priors`."""
+        return self.num_base_priors
 
     def _level_base_anchors(self, k: int) -> Tensor:
         """Tensor[num_base_priors[k], 4]: the boxes of one location centred at ``centers[k]``.
@@ -172,10 +194,68 @@ class SSDAnchorGenerator:
             list of Tensor[H_k * W_k * A_k, 4], xyxy pixels; the order matches the
             head's ``permute(0, 2, 3, 1)`` flattening of its A_k * C channels.
         """
-        if len(featmap_sizes) != self.num_levels:
-            raise ValueError(f'SSDAnchorGenerator: got {len(featmap_sizes)} feature map sizes for '
-                             f'{self.num_levels} levels')
+        self._check_num_levels(featmap_sizes)
         return [self.single_level_grid_priors(size, k, dtype, device) for k, size in enumerate(featmap_sizes)]
+
+    def grid_anchors(self, featmap_sizes: Sequence[Sequence[int]],
+                     device: Union[str, torch.device] = 'cpu') -> List[Tensor]:
+        """Deprecated (as in mmdetection): :meth:`grid_priors` in float32."""
+        warnings.warn('SSDAnchorGenerator.grid_anchors is deprecated, use grid_priors', FutureWarning,
+                      stacklevel=2)
+        return self.grid_priors(featmap_sizes, device=device)
+
+    def sparse_priors(self, prior_idxs: Tensor, featmap_size: Sequence[int], level_idx: int,
+                      dtype: torch.dtype = torch.float32,
+                      device: Union[str, torch.device] = 'cpu') -> Tensor:
+        """Tensor[N, 4]: the boxes at the given indices of level ``level_idx``'s :meth:`grid_priors`.
+
+        Args:
+            prior_idxs: Tensor[N] (int64), indices into the level's H * W * A boxes.
+            featmap_size: (H, W) of the level.
+        """
+        feat_h, feat_w = featmap_size
+        num_base = self.num_base_priors[level_idx]
+        stride_w, stride_h = self.strides[level_idx]
+        location = prior_idxs // num_base
+        x = (location % feat_w).to(dtype) * stride_w
+        y = (location // feat_w % feat_h).to(dtype) * stride_h
+        base = self.base_anchors[level_idx].to(device=prior_idxs.device, dtype=dtype)[prior_idxs % num_base]
+        return (torch.stack([x, y, x, y], dim=1) + base).to(device)
+
+    def valid_flags(self, featmap_sizes: Sequence[Sequence[int]], pad_shape: Sequence[int],
+                    device: Union[str, torch.device] = 'cpu') -> List[Tensor]:
+        """Per level, Tensor[H * W * A] (bool): True for the boxes whose centre-grid cell lies
+        inside the padded image ``pad_shape`` (h, w[, c]), ``ceil(h / stride)`` cells down and
+        ``ceil(w / stride)`` across (mmdetection's rule)."""
+        self._check_num_levels(featmap_sizes)
+        img_h, img_w = pad_shape[:2]
+        flags = []
+        for k, (feat_h, feat_w) in enumerate(featmap_sizes):
+            stride_w, stride_h = self.strides[k]
+            valid_h = min(math.ceil(img_h / stride_h), feat_h)
+            valid_w = min(math.ceil(img_w / stride_w), feat_w)
+            flags.append(self.single_level_valid_flags((feat_h, feat_w), (valid_h, valid_w),
+                                                       self.num_base_priors[k], device))
+        return flags
+
+    @staticmethod
+    def single_level_valid_flags(featmap_size: Sequence[int], valid_size: Sequence[int],
+                                 num_base_anchors: int, device: Union[str, torch.device] = 'cpu') -> Tensor:
+        """Tensor[H * W * A] (bool): True for the A boxes of every cell in the top-left
+        ``valid_size`` (h, w) corner of a ``featmap_size`` (H, W) grid."""
+        (feat_h, feat_w), (valid_h, valid_w) = featmap_size, valid_size
+        if valid_h > feat_h or valid_w > feat_w:
+            raise InvalidArgumentError(f'SSDAnchorGenerator: valid size {tuple(valid_size)} exceeds the '
+                                       f'feature map size {tuple(featmap_size)}')
+        valid_y = torch.arange(feat_h, device=device) < valid_h
+        valid_x = torch.arange(feat_w, device=device) < valid_w
+        valid = valid_y[:, None] & valid_x[None, :]
+        return valid.reshape(-1, 1).expand(-1, num_base_anchors).reshape(-1)
+
+    def _check_num_levels(self, featmap_sizes: Sequence[Sequence[int]]) -> None:
+        if len(featmap_sizes) != self.num_levels:
+            raise InvalidArgumentError(f'SSDAnchorGenerator: got {len(featmap_sizes)} feature map sizes for '
+                                       f'{self.num_levels} levels')
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(strides={self.strides}, ratios={self.ratios}, '

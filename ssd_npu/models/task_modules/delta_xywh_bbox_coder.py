@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from ssd_npu.registry import TASK_UTILS
+from ssd_npu.utils.argument_errors import InvalidArgumentError
 
 
 @TASK_UTILS.register_module()
@@ -64,21 +65,27 @@ class DeltaXYWHBBoxCoder:
         return (deltas - deltas.new_tensor(self.means)) / deltas.new_tensor(self.stds)
 
     def decode(self, bboxes: Tensor, pred_bboxes: Tensor,
-               max_shape: Optional[Union[Sequence[int], Tensor]] = None,
+               max_shape: Optional[Union[Sequence[int], Sequence[Sequence[int]], Tensor]] = None,
                wh_ratio_clip: float = 16 / 1000) -> Tensor:
         """Apply predicted deltas to ``bboxes``.
 
         Args:
             bboxes: Tensor[..., 4], the priors, xyxy pixels.
             pred_bboxes: Tensor[..., 4], normalised deltas; broadcasts with ``bboxes``.
-            max_shape: image (h, w[, c]) to clip to, or Tensor[B, 2] of (h, w)
-                per image for ``pred_bboxes`` of shape [B, N, 4].
+            max_shape: the (h, w[, c]) to clip to, as mmdetection takes it: one shape
+                (a tuple or a Tensor[2 or 3]) for every box, or, for ``pred_bboxes`` of
+                shape [B, N, 4], one shape per image (a list of B tuples or a Tensor[B, 2 or 3]).
             wh_ratio_clip: dw, dh are clamped to ``±|log(wh_ratio_clip)|``
                 (a box grows or shrinks at most 62.5x), which keeps ``exp`` finite.
 
         Returns:
             Tensor[..., 4]: boxes, xyxy pixels, in ``pred_bboxes``' dtype.
         """
+        if pred_bboxes.size(-1) != 4:
+            # mmdetection also decodes class-specific deltas, (N, num_classes * 4); SSD has none.
+            raise InvalidArgumentError(f'DeltaXYWHBBoxCoder.decode: pred_bboxes must end in 4 values, got '
+                                       f'shape {tuple(pred_bboxes.shape)} (class-specific deltas are not '
+                                       'supported)')
         deltas = pred_bboxes * pred_bboxes.new_tensor(self.stds) + pred_bboxes.new_tensor(self.means)
         bboxes = bboxes.to(deltas.dtype)
         pxy = (bboxes[..., :2] + bboxes[..., 2:]) * 0.5
@@ -98,12 +105,12 @@ class DeltaXYWHBBoxCoder:
         return decoded
 
     @staticmethod
-    def _clip(boxes: Tensor, max_shape: Union[Sequence[int], Tensor]) -> Tensor:
-        """Clamp xyxy ``boxes`` to [0, w] x [0, h]."""
-        if isinstance(max_shape, Tensor):
-            hw = max_shape[..., :2].to(boxes)
-            max_xyxy = torch.cat([hw.flip(-1), hw.flip(-1)], dim=-1).unsqueeze(-2)
-            return torch.minimum(boxes.clamp(min=0), max_xyxy)
-        h, w = max_shape[:2]
-        return torch.stack([boxes[..., 0].clamp(0, w), boxes[..., 1].clamp(0, h),
-                            boxes[..., 2].clamp(0, w), boxes[..., 3].clamp(0, h)], dim=-1)
+    def _clip(boxes: Tensor, max_shape: Union[Sequence[int], Sequence[Sequence[int]], Tensor]) -> Tensor:
+        """Clamp xyxy ``boxes`` to [0, w] x [0, h] of one shape or of each image's."""
+        hw = torch.as_tensor(max_shape, device=boxes.device)[..., :2].to(boxes.dtype)
+        if hw.dim() == 2 and (boxes.dim() != 3 or hw.size(0) != boxes.size(0)):
+            raise InvalidArgumentError(
+                f'DeltaXYWHBBoxCoder.decode: max_shape has {hw.size(0)} per-image shapes for boxes of '
+                f'shape {tuple(boxes.shape)}; per-image shapes need boxes [B, N, 4] with the same B')
+        max_xyxy = torch.cat([hw.flip(-1), hw.flip(-1)], dim=-1).unsqueeze(-2)
+        return torch.minimum(boxes.clamp(min=0), max_xyxy)

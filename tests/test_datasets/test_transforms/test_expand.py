@@ -18,6 +18,7 @@ def test_places_the_image_at_the_drawn_offset_on_a_mean_canvas(monkeypatch):
     img = results['img']
     assert img.shape == (50, 75, 3) and results['img_shape'] == (50, 75)
     assert (img[4:24, 9:39] == 7).all()
+    np.testing.assert_array_equal(results['homography_matrix'], [[1, 0, 9], [0, 1, 4], [0, 0, 1]])
     # The canvas is the mean in the image's BGR order, rounded to uint8.
     assert img[0, 0].tolist() == [104, 116, 124] and img[49, 74].tolist() == [104, 116, 124]
     assert (img != 7).any(axis=2).sum() == 50 * 75 - 20 * 30

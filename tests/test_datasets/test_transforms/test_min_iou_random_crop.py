@@ -28,6 +28,7 @@ def test_crop_shifts_clips_and_drops_boxes(monkeypatch):
     source = sample()
     results = crop(dict(source))
     assert results['img_shape'] == (82, 110)
+    np.testing.assert_array_equal(results['homography_matrix'], [[1, 0, -5], [0, 1, -8], [0, 0, 1]])
     np.testing.assert_array_equal(results['img'], source['img'][8:90, 5:115])
     np.testing.assert_array_equal(results['gt_bboxes'], [[5, 2, 45, 42], [85, 52, 110, 82]])
     assert results['gt_bboxes_labels'].tolist() == [0, 1]

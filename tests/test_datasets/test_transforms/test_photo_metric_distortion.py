@@ -12,8 +12,8 @@ def image():
     return np.random.default_rng(0).integers(0, 255, (30, 40, 3), dtype=np.uint8)
 
 
-def distort(monkeypatch, img, **params):
-    pmd = PhotoMetricDistortion()
+def distort(monkeypatch, img, saturate=True, **params):
+    pmd = PhotoMetricDistortion(saturate=saturate)
     monkeypatch.setattr(pmd, '_random_params', lambda: dict(NONE, **params))
     return pmd(dict(img=img.copy()))['img']
 
@@ -70,6 +70,38 @@ def test_random_draws_cover_every_option():
     assert out.dtype == np.uint8 and out.shape == (30, 40, 3)
 
 
-def test_float_images_are_rejected_with_a_clear_message():
-    with pytest.raises(TypeError, match='needs a uint8 image, got float32'):
-        PhotoMetricDistortion()(dict(img=np.zeros((4, 4, 3), np.float32)))
+def test_float32_input_saturating_arithmetic_keeps_float32(monkeypatch):
+    img = image()
+    out = distort(monkeypatch, img.astype(np.float32), brightness=20.4, contrast=1.3)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, distort(monkeypatch, img, brightness=20.4, contrast=1.3))
+
+
+# Pixel (0, 0) of image() after mmdetection 3.3's PhotoMetricDistortion with these draws
+# (its _random_flags replaced by fixed values, run in the peer venv).
+MMDET_PIXEL_00 = [
+    (dict(contrast_last=True, brightness=-20.4, contrast=1.3, saturation=1.4, hue=12.0,
+          channel_order=np.array([2, 0, 1])), [224.38, 44.19999, 143.93599]),
+    (dict(contrast_last=False, brightness=25.0, contrast=0.6, saturation=0.7, hue=-15.0),
+     [89.22, 93.525, 130.8]),
+    (dict(contrast_last=False, brightness=30.0, contrast=1.5), [186., 238.5, 334.5]),
+    (dict(), [94.00001, 129.00002, 193.]),
+]
+
+
+@pytest.mark.parametrize('params, pixel', MMDET_PIXEL_00)
+@pytest.mark.parametrize('dtype', [np.uint8, np.float32])
+def test_mmdetection_arithmetic_option(monkeypatch, params, pixel, dtype):
+    out = distort(monkeypatch, image().astype(dtype), saturate=False, **params)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out[0, 0], pixel, rtol=0, atol=1e-4)
+
+
+def test_mmdetection_arithmetic_does_not_clip(monkeypatch):
+    out = distort(monkeypatch, image(), saturate=False, brightness=30.0, contrast=1.5)
+    assert out.max() > 255 and np.isclose(out.max(), (254 + 30) * 1.5)
+
+
+def test_other_dtypes_are_rejected_with_a_clear_message():
+    with pytest.raises(TypeError, match='needs a uint8 or float32 image, got float64'):
+        PhotoMetricDistortion()(dict(img=np.zeros((4, 4, 3), np.float64)))

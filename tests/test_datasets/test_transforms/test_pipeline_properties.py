@@ -69,8 +69,23 @@ def test_geometric_pipeline_keeps_boxes_on_their_pixels(seed):
         RandomFlip(prob=0.75, direction=['horizontal', 'vertical', 'diagonal']),
     ])
     for _ in range(40):
-        results = pipeline(random_scene(rng))
+        scene = random_scene(rng)
+        original = dict(zip(scene['gt_bboxes_labels'].tolist(), scene['gt_bboxes'].copy()))
+        results = pipeline(scene)
         check_boxes_match_pixels(results)
+        check_homography_maps_boxes(results, original)
+
+
+def check_homography_maps_boxes(results, original):
+    """``homography_matrix`` carries each input box onto its output box (up to clipping)."""
+    matrix = results.get('homography_matrix', np.eye(3, dtype=np.float32))
+    h, w = results['img'].shape[:2]
+    for box, label in zip(results['gt_bboxes'], results['gt_bboxes_labels']):
+        x1, y1, x2, y2 = original[int(label)]
+        corners = matrix @ np.array([[x1, x2], [y1, y2], [1, 1]], np.float32)
+        mapped = np.concatenate([corners[:2].min(axis=1), corners[:2].max(axis=1)])
+        mapped = np.clip(mapped, 0, [w, h, w, h])
+        np.testing.assert_allclose(box, mapped, atol=1e-3)
 
 
 def test_each_geometric_step_alone_keeps_boxes_on_their_pixels():

@@ -33,3 +33,21 @@ def test_flipping_twice_is_the_identity(direction):
 def test_prob_zero_records_no_flip():
     results = RandomFlip(prob=0.0)(sample())
     assert results['flip'] is False and results['flip_direction'] is None
+
+
+@pytest.mark.parametrize('direction, matrix', [
+    ('horizontal', [[-1, 0, 60], [0, 1, 0], [0, 0, 1]]),
+    ('vertical', [[1, 0, 0], [0, -1, 40], [0, 0, 1]]),
+    ('diagonal', [[-1, 0, 60], [0, -1, 40], [0, 0, 1]]),
+])
+def test_flip_records_mmdetections_homography_matrix(direction, matrix):
+    results = RandomFlip(prob=1.0, direction=direction)(sample())
+    np.testing.assert_array_equal(results['homography_matrix'], matrix)
+    assert results['homography_matrix'].dtype == np.float32
+    scaled = RandomFlip(prob=1.0, direction=direction)(dict(sample(), homography_matrix=np.diag(
+        np.array([2, 2, 1], np.float32))))
+    np.testing.assert_array_equal(scaled['homography_matrix'], np.array(matrix) @ np.diag([2, 2, 1]))
+
+
+def test_no_flip_leaves_the_homography_matrix_unset():
+    assert 'homography_matrix' not in RandomFlip(prob=0.0)(sample())

@@ -24,3 +24,12 @@ def test_resizes_a_strided_crop_view():
     view = img[10:60, 20:90]
     results = Resize(scale=(35, 25))(dict(img=view))
     assert results['img'].shape == (25, 35, 3)
+
+
+def test_homography_matrix_is_the_scaling_composed_after_earlier_ones():
+    results = Resize(scale=(300, 300), keep_ratio=False)(dict(img=np.zeros((480, 600, 3), np.uint8)))
+    np.testing.assert_allclose(results['homography_matrix'], [[0.5, 0, 0], [0, 0.625, 0], [0, 0, 1]])
+    assert results['homography_matrix'].dtype == np.float32
+    earlier = np.array([[1, 0, 10], [0, 1, 20], [0, 0, 1]], np.float32)
+    results = Resize(scale=(300, 300))(dict(img=np.zeros((480, 600, 3), np.uint8), homography_matrix=earlier))
+    np.testing.assert_allclose(results['homography_matrix'], [[0.5, 0, 5], [0, 0.625, 12.5], [0, 0, 1]])

@@ -114,11 +114,11 @@ def reference_stats(gt, preds, max_dets):
     return coco_eval.stats
 
 
-def run_metric(gt, preds, tmp_path, **kwargs):
+def run_metric(gt, preds, tmp_path, classes=CLASSES, **kwargs):
     ann_file = tmp_path / f'gt_{uuid.uuid4().hex}.json'
     ann_file.write_text(json.dumps(gt))
     metric = CocoMetric(ann_file=str(ann_file), **kwargs)
-    metric.dataset_meta = dict(classes=CLASSES)
+    metric.dataset_meta = dict(classes=classes)
     metric.process({}, samples(preds))
     return metric.evaluate(len(preds)), ann_file
 
@@ -138,7 +138,8 @@ def test_numbers_identical_to_pycocotools(tmp_path, log_file, backend, max_dets,
         # faster-coco-eval's precision differs from pycocotools' in the last bit (it divides
         # without pycocotools' np.spacing(1) term): 1.0 vs 0.9999999999999998.
         np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12)
-    assert results['coco/bbox_mAP_copypaste'] == ' '.join(f'{v:.3f}' for v in expected[:6])
+    # The copy-paste line is logged, not returned (mmdetection's keys only).
+    assert f"bbox_mAP_copypaste: {' '.join(f'{v:.3f}' for v in expected[:6])}" in log_file.read_text()
 
 
 def test_more_than_100_detections_per_image_matter(tmp_path, log_file):
@@ -149,8 +150,8 @@ def test_more_than_100_detections_per_image_matter(tmp_path, log_file):
     # mAP is at 100 detections in both (pycocotools' rule), mAP_50 at the largest max_dets.
     assert at_1000['coco/bbox_mAP'] == at_100['coco/bbox_mAP']
     assert at_1000['coco/bbox_mAP_50'] > at_100['coco/bbox_mAP_50'] > 0
-    assert list(at_1000)[:7] == ['coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75', 'coco/bbox_mAP_s',
-                                 'coco/bbox_mAP_m', 'coco/bbox_mAP_l', 'coco/bbox_mAP_copypaste']
+    assert list(at_1000) == ['coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75', 'coco/bbox_mAP_s',
+                             'coco/bbox_mAP_m', 'coco/bbox_mAP_l']
 
 
 def test_proposal_metric_is_class_agnostic_recall(tmp_path, log_file):
@@ -187,6 +188,8 @@ def test_format_only_writes_the_submission_json(tmp_path, log_file):
     assert first['bbox'] == pytest.approx([10, 10, 20, 20])
     assert {d['category_id'] for d in written} <= set(CAT_IDS)
     with pytest.raises(ValueError, match='outfile_prefix'):
+        CocoMetric(format_only=True)
+    with pytest.raises(AssertionError, match='outfile_prefix'):  # mmdetection's error type
         CocoMetric(format_only=True)
 
 
@@ -292,6 +295,56 @@ def test_ground_truth_from_samples_without_ann_file(tmp_path, log_file):
         assert from_samples[f'coco/bbox_{name}'] == pytest.approx(with_file[f'coco/bbox_{name}'], abs=1e-12)
 
 
+# mmdetection's CocoMetric unit test scene: one 640x640 image, four boxes of two classes
+# (category ids 0 'car', 1 'bicycle'), all found exactly.
+PERFECT_BOXES = [[50, 60, 70, 80], [100, 120, 130, 150], [150, 160, 190, 200], [250, 260, 350, 360]]
+PERFECT_LABELS = [0, 0, 1, 0]
+PERFECT_TARGET = {f'coco/bbox_{name}': 1.0 for name in ALL_ITEMS}
+
+
+def perfect_sample(**extra):
+    pred = dict(bboxes=torch.tensor(PERFECT_BOXES, dtype=torch.float32),
+                scores=torch.tensor([1.0, 0.98, 0.96, 0.95]), labels=torch.tensor(PERFECT_LABELS))
+    return dict(pred_instances=pred, img_id=0, ori_shape=(640, 640), **extra)
+
+
+def test_mmdetection_scene_returns_exactly_its_keys(tmp_path, log_file):
+    ann_file = tmp_path / 'fake_data.json'
+    anns = [_ann(i + 1, 0, label, [x1, y1, x2 - x1, y2 - y1])
+            for i, ((x1, y1, x2, y2), label) in enumerate(zip(PERFECT_BOXES, PERFECT_LABELS))]
+    ann_file.write_text(json.dumps(dict(
+        images=[dict(id=0, width=640, height=640, file_name='fake_name.jpg')], annotations=anns,
+        categories=[dict(id=0, name='car'), dict(id=1, name='bicycle')])))
+    metric = CocoMetric(ann_file=str(ann_file), outfile_prefix=str(tmp_path / 'test'))
+    metric.dataset_meta = dict(classes=['car', 'bicycle'])
+    metric.process({}, [perfect_sample()])
+    assert metric.evaluate(size=1) == PERFECT_TARGET
+    assert (tmp_path / 'test.bbox.json').is_file() and not (tmp_path / 'test.gt.json').exists()
+    metric = CocoMetric(ann_file=str(ann_file), metric_items=['mAP_m'], classwise=True)
+    metric.dataset_meta = dict(classes=['car', 'bicycle'])
+    metric.process({}, [perfect_sample()])
+    assert metric.evaluate(size=1) == {'coco/bbox_mAP_m': 1.0, 'coco/car_precision': 1.0,
+                                       'coco/bicycle_precision': 1.0}
+
+
+def test_without_ann_file_ground_truth_comes_from_instances_and_is_written(tmp_path, log_file):
+    instances = [dict(bbox_label=label, bbox=box, ignore_flag=0)
+                 for box, label in zip(PERFECT_BOXES, PERFECT_LABELS)]
+    instances.append(dict(bbox_label=1, bbox=[400, 400, 500, 500], ignore_flag=1))  # crowd: no FN
+    metric = CocoMetric(ann_file=None, outfile_prefix=str(tmp_path / 'test'))
+    metric.dataset_meta = dict(classes=['car', 'bicycle'])
+    metric.process({}, [perfect_sample(instances=instances)])
+    assert metric.evaluate(size=1) == PERFECT_TARGET
+    gt = json.loads((tmp_path / 'test.gt.json').read_text())
+    assert gt['categories'] == [dict(id=0, name='car'), dict(id=1, name='bicycle')]
+    assert gt['images'] == [dict(id=0, width=640, height=640, file_name='')]
+    assert [a['bbox'] for a in gt['annotations']] == [
+        [50, 60, 20, 20], [100, 120, 30, 30], [150, 160, 40, 40], [250, 260, 100, 100], [400, 400, 100, 100]]
+    assert [(a['category_id'], a['iscrowd']) for a in gt['annotations']] == [(0, 0), (0, 0), (1, 0), (0, 0),
+                                                                              (1, 1)]
+    assert (tmp_path / 'test.bbox.json').is_file()
+
+
 def test_unknown_arguments_fail_early():
     with pytest.raises(KeyError, match='segm'):
         CocoMetric(metric='segm')
@@ -334,3 +387,17 @@ def test_two_process_gloo_evaluation_equals_single_process(tmp_path, log_file):
         proc.join(timeout=120)
     assert [proc.exitcode for proc in procs] == [0, 0]
     assert json.loads(out.read_text()) == single
+
+
+def test_metric_maps_classes_as_the_dataset_does(tmp_path, log_file):
+    """One mapping for CocoDataset and CocoMetric: an order the dataset refuses, the metric refuses
+    too, and sort_categories cannot make them disagree silently."""
+    gt, preds = hand_made_set()
+    with pytest.raises(ValueError, match=r"file's category order, \['cat', 'dog', 'bird'\]"):
+        run_metric(gt, preds, tmp_path, classes=('dog', 'cat', 'bird'))
+    # Ids whose order differs from the file order of the named classes: sorted by id, label 0
+    # would be 'dog', while the dataset (file order) gives label 0 to 'cat'.
+    gt['categories'] = [dict(id=9, name='cat'), dict(id=4, name='person'), dict(id=3, name='dog'),
+                        dict(id=7, name='bird')]
+    with pytest.raises(ValueError, match=r"category order sorted by id, \['dog', 'bird', 'cat'\]"):
+        run_metric(gt, preds, tmp_path, sort_categories=True)

@@ -105,6 +105,83 @@ def test_bad_arguments_raise_clear_errors(kwargs, message):
         SSDAnchorGenerator(**kwargs)
 
 
+SSDLITE = dict(scale_major=False, strides=[16, 32, 64, 107, 160, 320], ratios=[[2, 3]] * 6,
+               min_sizes=[48, 100, 150, 202, 253, 304], max_sizes=[100, 150, 202, 253, 304, 320])
+
+
+@pytest.mark.parametrize('overrides, message', [
+    (dict(max_sizes=None), 'both min_sizes and max_sizes'),
+    (dict(max_sizes=[100, 150, 202, 253]), '4 max_sizes for 6 levels'),
+    (dict(min_sizes=None, max_sizes=None, basesize_ratio_range=[15, 90]), 'pair of floats'),
+    (dict(ratios=[[2, 3]] * 5), '6 strides but 5 ratio lists'),
+    (dict(use_box_type=True), 'use_box_type=True is not supported by ssd_npu'),
+])
+def test_where_mmdetection_asserts_the_error_is_also_an_assertion_error(overrides, message):
+    with pytest.raises(AssertionError, match=message):
+        SSDAnchorGenerator(**{**SSDLITE, **overrides})
+
+
 def test_wrong_number_of_feature_maps():
     with pytest.raises(ValueError, match='5 feature map sizes for 6 levels'):
         ssd300().grid_priors(SSD300_SIZES[:5])
+    with pytest.raises(AssertionError, match='5 feature map sizes for 6 levels'):
+        ssd300().valid_flags(SSD300_SIZES[:5], (300, 300))
+
+
+# mmdetection's test values: anchors per level whose cell lies inside the padded image.
+@pytest.mark.parametrize('generator, pad_shape, valid_counts', [
+    (lambda: ssd300(), (300, 300), [5776, 2166, 600, 150, 36, 4]),
+    (lambda: SSDAnchorGenerator(**SSDLITE), (320, 320), [2400, 600, 150, 54, 24, 6]),
+], ids=['ssd300', 'ssdlite'])
+def test_valid_flags_mmdetection_counts(generator, pad_shape, valid_counts):
+    flags = generator().valid_flags(SSD300_SIZES, pad_shape, device='cpu')
+    assert [int(f.sum()) for f in flags] == valid_counts
+    assert all(f.dtype == torch.bool for f in flags)
+
+
+def test_valid_flags_cut_the_grid_at_the_padded_image():
+    gen = SSDAnchorGenerator(scale_major=False, strides=[10], ratios=[[2]], min_sizes=[10], max_sizes=[20])
+    # A 25 x 12 image on a 4 x 4 grid of stride 10: rows 0-2 (ceil 2.5) and columns 0-1 (ceil 1.2).
+    flags = gen.valid_flags([(4, 4)], (25, 12, 3))[0].reshape(4, 4, 4)
+    assert flags[:3, :2].all() and not flags[3].any() and not flags[:, 2:].any()
+
+
+def test_num_base_anchors_is_num_base_priors():
+    assert ssd300().num_base_anchors == [4, 6, 6, 6, 4, 4]
+    assert SSDAnchorGenerator(**SSDLITE).num_base_anchors == [6] * 6
+
+
+def test_ssdlite_base_anchors_mmdetection_values():
+    base = SSDAnchorGenerator(**SSDLITE).base_anchors
+    torch.testing.assert_close(base[0], torch.tensor([
+        [-16.0000, -16.0000, 32.0000, 32.0000], [-26.6410, -26.6410, 42.6410, 42.6410],
+        [-25.9411, -8.9706, 41.9411, 24.9706], [-8.9706, -25.9411, 24.9706, 41.9411],
+        [-33.5692, -5.8564, 49.5692, 21.8564], [-5.8564, -33.5692, 21.8564, 49.5692]]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(base[3][:2], torch.tensor([
+        [-47.5000, -47.5000, 154.5000, 154.5000], [-59.5332, -59.5332, 166.5332, 166.5332]]),
+        atol=1e-4, rtol=0)
+
+
+def test_grid_anchors_is_a_deprecated_alias_of_grid_priors():
+    gen = ssd300()
+    with pytest.warns(FutureWarning, match='use grid_priors'):
+        anchors = gen.grid_anchors(SSD300_SIZES, device='cpu')
+    for old, new in zip(anchors, gen.grid_priors(SSD300_SIZES)):
+        assert torch.equal(old, new)
+
+
+def test_tuple_strides_equal_int_strides():
+    square = ssd300(strides=[(s, s) for s in SSD300_STRIDES]).grid_priors(SSD300_SIZES)
+    for a, b in zip(square, ssd300().grid_priors(SSD300_SIZES)):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize('featmap_sizes', [SSD300_SIZES[:3], [(3, 5), (6, 4), (2, 7)]])
+def test_sparse_priors_index_the_dense_grid(featmap_sizes):
+    gen = SSDAnchorGenerator(scale_major=False, input_size=300, basesize_ratio_range=(0.15, 0.9),
+                             strides=[8, 16, 32], ratios=[[2], [2, 3], [2, 3]])
+    dense = gen.grid_priors(featmap_sizes)
+    idxs = torch.tensor([0, 2, 4, 5, 6, 9, 23])
+    for level, size in enumerate(featmap_sizes):
+        sparse = gen.sparse_priors(prior_idxs=idxs, featmap_size=size, level_idx=level, device='cpu')
+        assert torch.equal(sparse, dense[level][idxs])

@@ -16,14 +16,40 @@ def test_encode_pinned_with_ssd_stds():
     torch.testing.assert_close(deltas, torch.tensor([[2., 3., 0., math.log(1.2) / 0.2]]))
 
 
-def test_decode_pinned_mmdetection_docstring_example():
-    rois = torch.tensor([[0., 0., 1., 1.], [0., 0., 1., 1.], [0., 0., 1., 1.], [5., 5., 5., 5.]])
-    deltas = torch.tensor([[0., 0., 0., 0.], [1., 1., 1., 1.], [0., 0., 2., -1.], [0.7, -1.9, -0.5, 0.3]])
-    boxes = DeltaXYWHBBoxCoder().decode(rois, deltas, max_shape=(32, 32, 3))
-    torch.testing.assert_close(boxes, torch.tensor([[0.0000, 0.0000, 1.0000, 1.0000],
-                                                    [0.1409, 0.1409, 2.8591, 2.8591],
-                                                    [0.0000, 0.3161, 4.1945, 0.6839],
-                                                    [5.0000, 5.0000, 5.0000, 5.0000]]), atol=1e-4, rtol=0)
+ROIS = torch.tensor([[0., 0., 1., 1.], [0., 0., 1., 1.], [0., 0., 1., 1.], [5., 5., 5., 5.]])
+DELTAS = torch.tensor([[0., 0., 0., 0.], [1., 1., 1., 1.], [0., 0., 2., -1.], [0.7, -1.9, -0.5, 0.3]])
+# mmdetection's delta2bbox docstring example.
+DECODED = torch.tensor([[0.0000, 0.0000, 1.0000, 1.0000],
+                        [0.1409, 0.1409, 2.8591, 2.8591],
+                        [0.0000, 0.3161, 4.1945, 0.6839],
+                        [5.0000, 5.0000, 5.0000, 5.0000]])
+
+
+@pytest.mark.parametrize('max_shape', [(32, 32, 3), (32, 32), [32, 32], torch.tensor((32., 32.))],
+                         ids=['hwc tuple', 'hw tuple', 'list', 'tensor'])
+def test_decode_pinned_mmdetection_docstring_example(max_shape):
+    boxes = DeltaXYWHBBoxCoder().decode(ROIS, DELTAS, max_shape=max_shape)
+    torch.testing.assert_close(boxes, DECODED, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize('max_shape', [(32, 32), [(32, 32), (32, 32)], torch.tensor([[32, 32], [32, 32]])],
+                         ids=['one shape', 'list per image', 'tensor per image'])
+def test_batched_decode_takes_every_max_shape_form(max_shape):
+    batched = DeltaXYWHBBoxCoder().decode(ROIS.expand(2, 4, 4), DELTAS.expand(2, 4, 4), max_shape=max_shape)
+    torch.testing.assert_close(batched, DECODED.expand(2, 4, 4), atol=1e-4, rtol=0)
+
+
+def test_per_image_shapes_must_match_the_batch():
+    # mmdetection asserts here; ours is a ValueError that is also an AssertionError.
+    with pytest.raises(AssertionError, match='3 per-image shapes'):
+        DeltaXYWHBBoxCoder().decode(ROIS.expand(2, 4, 4), DELTAS.expand(2, 4, 4), max_shape=[(32, 32)] * 3)
+    with pytest.raises(ValueError, match='per-image shapes need boxes'):
+        DeltaXYWHBBoxCoder().decode(ROIS, DELTAS, max_shape=[(32, 32)] * 4)
+
+
+def test_empty_decode_keeps_shape():
+    empty = torch.zeros(0, 4)
+    assert DeltaXYWHBBoxCoder().decode(empty, empty, max_shape=(32, 32)).shape == (0, 4)
 
 
 def random_boxes(*shape: int, generator: torch.Generator) -> torch.Tensor:
@@ -55,14 +81,24 @@ def test_centre_clamp_option():
     coder = DeltaXYWHBBoxCoder(add_ctr_clamp=True, ctr_clamp=32)
     box = coder.decode(torch.tensor([[0., 0., 100., 100.]]), torch.tensor([[5., 0., 0., 0.]]))
     torch.testing.assert_close(box, torch.tensor([[32., 0., 132., 100.]]))
+    # mmdetection's test value: ctr_clamp=2, then clipped to a 32x32 image.
+    box = DeltaXYWHBBoxCoder(add_ctr_clamp=True, ctr_clamp=2).decode(
+        torch.tensor([[0., 0., 6., 6.]]), torch.tensor([[1., 1., 2., 2.]]), max_shape=(32, 32))
+    torch.testing.assert_close(box, torch.tensor([[0., 0., 27.1672, 27.1672]]), atol=1e-4, rtol=0)
 
 
-def test_clip_to_per_image_shapes():
+@pytest.mark.parametrize('to_form', [torch.tensor, lambda shapes: shapes], ids=['tensor', 'list'])
+def test_clip_to_per_image_shapes(to_form):
     coder = DeltaXYWHBBoxCoder()
     priors = torch.tensor([[[-10., -10., 500., 400.]], [[-10., -10., 500., 400.]]])
-    boxes = coder.decode(priors, torch.zeros(2, 1, 4), max_shape=torch.tensor([[300, 200], [100, 50]]))
+    boxes = coder.decode(priors, torch.zeros(2, 1, 4), max_shape=to_form([(300, 200, 3), (100, 50, 3)]))
     assert boxes.tolist() == [[[0., 0., 200., 300.]], [[0., 0., 50., 100.]]]
     assert DeltaXYWHBBoxCoder(clip_border=False).decode(priors, torch.zeros(2, 1, 4), (10, 10)).min() == -10
+
+
+def test_class_specific_deltas_are_a_clear_error():
+    with pytest.raises(ValueError, match='class-specific deltas are not supported'):
+        DeltaXYWHBBoxCoder().decode(ROIS, torch.zeros(4, 8))
 
 
 def test_bad_normalisation_length():
