@@ -77,7 +77,9 @@ class DetDataPreprocessor(ImgDataPreprocessor):
                                                          with_ignored=self.pad_ignored_regions)
         if isinstance(data['inputs'], Tensor) and self._normalise_batch is not None:
             data = self.cast_data(data)
-            data['inputs'] = self._normalise_batch(data['inputs'])
+            # Always without autograd (images need no gradient), so training and testing share one graph.
+            with torch.no_grad():
+                data['inputs'] = self._normalise_batch(data['inputs'])
         else:
             data = super().forward(data=data, training=training)
         inputs, data_samples = data['inputs'], data['data_samples']

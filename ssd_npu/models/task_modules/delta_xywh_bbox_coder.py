@@ -61,8 +61,9 @@ class DeltaXYWHBBoxCoder:
         gh = gt_bboxes[..., 3] - gt_bboxes[..., 1]
         gx = (gt_bboxes[..., 0] + gt_bboxes[..., 2]) * 0.5
         gy = (gt_bboxes[..., 1] + gt_bboxes[..., 3]) * 0.5
-        deltas = torch.stack([(gx - px) / pw, (gy - py) / ph, torch.log(gw / pw), torch.log(gh / ph)], dim=-1)
-        return (deltas - deltas.new_tensor(self.means)) / deltas.new_tensor(self.stds)
+        deltas = [(gx - px) / pw, (gy - py) / ph, torch.log(gw / pw), torch.log(gh / ph)]
+        # Per coordinate with Python numbers (not a 4-vector): graph compilers fold them as constants.
+        return torch.stack([(d - m) / s for d, m, s in zip(deltas, self.means, self.stds)], dim=-1)
 
     def decode(self, bboxes: Tensor, pred_bboxes: Tensor,
                max_shape: Optional[Union[Sequence[int], Sequence[Sequence[int]], Tensor]] = None,
@@ -86,7 +87,8 @@ class DeltaXYWHBBoxCoder:
             raise InvalidArgumentError(f'DeltaXYWHBBoxCoder.decode: pred_bboxes must end in 4 values, got '
                                        f'shape {tuple(pred_bboxes.shape)} (class-specific deltas are not '
                                        'supported)')
-        deltas = pred_bboxes * pred_bboxes.new_tensor(self.stds) + pred_bboxes.new_tensor(self.means)
+        deltas = torch.stack([pred_bboxes[..., i] * std + mean
+                              for i, (mean, std) in enumerate(zip(self.means, self.stds))], dim=-1)
         bboxes = bboxes.to(deltas.dtype)
         pxy = (bboxes[..., :2] + bboxes[..., 2:]) * 0.5
         pwh = bboxes[..., 2:] - bboxes[..., :2]

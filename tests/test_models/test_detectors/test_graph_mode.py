@@ -85,6 +85,16 @@ def test_demo_compiled_losses_equal_eager_while_training(dynamo_counters):
     assert dynamo_counters['stats']['unique_graphs'] == 2   # normalisation; network + loss
 
 
+def shapes_only(graph_module: torch.fx.GraphModule, example_inputs: list):
+    """A TorchDynamo backend that computes nothing: outputs of the right shapes, filled with zeros.
+
+    Dynamo decides graph breaks and recompilations before any backend runs, so a
+    backend that skips the work checks those for hundreds of steps in seconds.
+    """
+    outputs = graph_module(*example_inputs)   # once, on the meta device
+    return lambda *args: [torch.zeros_like(out) if isinstance(out, torch.Tensor) else out for out in outputs]
+
+
 @pytest.mark.parametrize('config, size', [
     ('synthetic_demo.py', 192),
     ('ssd300_coco.py', 300),
@@ -92,18 +102,16 @@ def test_demo_compiled_losses_equal_eager_while_training(dynamo_counters):
     ('ssdlite_mobilenetv2_coco.py', 320),
 ])
 def test_models_compile_fullgraph_and_never_recompile(dynamo_counters, config, size):
-    """The real models at their input size, traced on the meta device (shapes only, no compute):
-    200 training steps of COCO-like batches (0-100 boxes per image, empty images) and test batches
-    give one graph each for normalisation, loss (+ backward) and prediction; a recompilation fails."""
+    """The real models at their input size on the meta device (shapes only): 200 training steps of
+    COCO-like batches (0-100 boxes per image, empty images) and test batches give one graph each for
+    normalisation, loss and prediction; a recompilation fails the test."""
     model = build(config, {'model.train_cfg.gt_pad_size': 100}).to('meta')
-    model.compile(backend='aot_eager')
+    model.compile(backend=shapes_only)
     generator = torch.Generator().manual_seed(0)
     model.train()
     num_classes = model.bbox_head.num_classes
     for _ in range(200):
-        losses = model(**model.data_preprocessor(coco_like_batch(size, 2, num_classes, generator), True),
-                       mode='loss')
-        model.parse_losses(losses)[0].backward()
+        model(**model.data_preprocessor(coco_like_batch(size, 2, num_classes, generator), True), mode='loss')
     model.eval()
     inputs = torch.zeros(2, 3, size, size, device='meta')
     img_shapes = torch.full((2, 2), size, device='meta')
@@ -115,7 +123,7 @@ def test_models_compile_fullgraph_and_never_recompile(dynamo_counters, config, s
 
 
 def test_bf16_autocast_loss_region_compiles(dynamo_counters):
-    model = build('synthetic_demo.py', QUARTER_DEMO)
+    model = build('synthetic_demo.py', {**QUARTER_DEMO, 'model.train_cfg.gt_pad_size': 100})
     model.train()
     model.compile(backend='aot_eager')
     generator = torch.Generator().manual_seed(1)
