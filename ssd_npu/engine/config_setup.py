@@ -9,6 +9,7 @@ from mmengine.runner import Runner
 
 from mmcv_patches.dist_utils import map_legacy_dist_env
 from mmcv_patches.optimizer import amp_optim_wrapper
+from ssd_npu.engine.graph_compile import compile_model, take_compile_options
 from ssd_npu.utils import register_all_modules
 from ssd_npu.utils.device import dist_backend, get_device
 
@@ -19,6 +20,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. train_dataloader.batch_size=4')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--compile', action='store_true',
+                        help='compile the model\'s static graphs with torch.compile (same as compile=True)')
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK instead.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
 
@@ -124,4 +127,11 @@ def setup_test_config(cfg: Config, args) -> Config:
 def build_runner(args: argparse.Namespace, setup: Callable[[Config, argparse.Namespace], Config]) -> Runner:
     """Load ``args.config`` with ``--cfg-options``, apply the tool flags via ``setup``, build the Runner."""
     register_all_modules(init_default_scope=False)
-    return Runner.from_cfg(setup(load_config(args.config, args.cfg_options), args))
+    cfg = setup(load_config(args.config, args.cfg_options), args)
+    if getattr(args, 'compile', False):
+        cfg.compile = cfg.get('compile') or True
+    compile_options = take_compile_options(cfg)
+    runner = Runner.from_cfg(cfg)
+    if compile_options is not None:
+        compile_model(runner.model, compile_options)
+    return runner
