@@ -31,7 +31,7 @@ def main() -> None:
         from mmengine.runner import Runner, find_latest_checkpoint
 
         from ssd_npu.apis import detect_and_draw, init_detector
-        from ssd_npu.engine.config_setup import apply_launch_options, load_config
+        from ssd_npu.engine.command_line import apply_launch_options, load_config
         from ssd_npu.utils import get_device, register_all_modules
 
         register_all_modules(init_default_scope=False)

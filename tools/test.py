@@ -1,7 +1,7 @@
 """Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [options]`` (mmdetection's flags)."""
 import argparse
 
-from ssd_npu.engine.config_setup import add_common_arguments, build_runner, setup_test_config
+from ssd_npu.engine.command_line import add_common_arguments, build_runner, setup_test_config
 from ssd_npu.engine.friendly_errors import friendly_errors
 
 

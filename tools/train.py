@@ -1,7 +1,7 @@
 """Train a detector: ``python tools/train.py CONFIG [options]`` (mmdetection's flags)."""
 import argparse
 
-from ssd_npu.engine.config_setup import add_common_arguments, build_runner, setup_train_config
+from ssd_npu.engine.command_line import add_common_arguments, build_runner, setup_train_config
 from ssd_npu.engine.friendly_errors import friendly_errors
 
 

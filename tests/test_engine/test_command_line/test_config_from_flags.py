@@ -4,14 +4,14 @@ import os
 import pytest
 from mmengine.config import Config
 
-from ssd_npu.engine.config_setup import (
+from ssd_npu.engine.command_line import (
     add_common_arguments,
     load_config,
     setup_test_config,
     setup_train_config,
 )
 
-DEMO = os.path.join(os.path.dirname(__file__), '..', '..', 'configs', 'synthetic_demo.py')
+DEMO = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'configs', 'synthetic_demo.py')
 
 
 def _train_args(*argv: str) -> argparse.Namespace:

@@ -1,26 +1,17 @@
-"""Turn command-line flags into config entries, the way mmdetection's tools do."""
+"""Turn the tools' command-line flags into config entries, the way mmdetection's tools do."""
 import argparse
 import os
 import os.path as osp
 from typing import Callable, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmcv_patches.dist_utils import map_legacy_dist_env
-from mmcv_patches.optimizer import amp_optim_wrapper
 from ssd_npu.utils import register_all_modules
 from ssd_npu.utils.device import dist_backend, get_device
 
-
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags every command-line tool shares: config overrides, device and launcher."""
-    parser.add_argument('--device', choices=['npu', 'cuda', 'cpu'], help='default: npu > cuda > cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. train_dataloader.batch_size=4')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK instead.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+from .amp_flags import amp_optim_wrapper
+from .legacy_launch_env import map_legacy_dist_env
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:

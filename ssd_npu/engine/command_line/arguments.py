@@ -1,0 +1,14 @@
+"""The command-line flags every tool shares."""
+import argparse
+
+from mmengine.config import DictAction
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every command-line tool shares: config overrides, device and launcher."""
+    parser.add_argument('--device', choices=['npu', 'cuda', 'cpu'], help='default: npu > cuda > cpu')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. train_dataloader.batch_size=4')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK instead.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
