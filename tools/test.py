@@ -20,8 +20,10 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    with friendly_errors():
-        build_runner(args, setup_test_config).test()
+    with friendly_errors() as errors:
+        runner = build_runner(args, setup_test_config)
+        errors.watch(runner)
+        runner.test()
 
 
 if __name__ == '__main__':

@@ -24,8 +24,10 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    with friendly_errors():
-        build_runner(args, setup_train_config).train()
+    with friendly_errors() as errors:
+        runner = build_runner(args, setup_train_config)
+        errors.watch(runner)
+        runner.train()
 
 
 if __name__ == '__main__':

@@ -1,8 +1,12 @@
-"""Turn the usual start-up mistakes into short messages that say what to do.
+"""Short messages for start-up mistakes; full tracebacks in the log for failures after the start.
 
 An unknown ``type`` in a config, a misspelt constructor argument, a missing dataset or config
 file otherwise surface as long tracebacks from deep inside mmengine. The command-line tools
 run inside :func:`friendly_errors`; ``SSD_NPU_DEBUG=1`` shows the full traceback as well.
+Once the Runner's loop has started (``before_train``/``before_test``: the config, datasets,
+model and checkpoint are built), an error is not a set-up mistake but evidence: it is logged
+with its full traceback through the Runner's logger (console and the work dir's log file).
+Either way the process exits with status 1.
 """
 import contextlib
 import difflib
@@ -13,6 +17,7 @@ import sys
 import traceback
 from typing import Iterator, Optional
 
+from mmengine.hooks import Hook
 from mmengine.registry import Registry
 
 _UNKNOWN_TYPE = re.compile(r'([\w.]+) is not in the (\w+)::(.+?) registry')
@@ -86,14 +91,50 @@ def explain(error: BaseException) -> str:
     return f'{type(error).__name__}: {message}'
 
 
+class RunWatch:
+    """Tells :func:`friendly_errors` whether the watched Runner's loop has started."""
+
+    def __init__(self) -> None:
+        self.runner = None
+        self.started = False
+
+    def watch(self, runner) -> None:
+        """From ``runner``'s ``before_train``/``before_test`` on, errors are logged with their traceback."""
+        self.runner = runner
+        runner.register_hook(_LoopStartHook(self), priority='HIGHEST')
+
+
+class _LoopStartHook(Hook):
+    def __init__(self, run_watch: RunWatch) -> None:
+        self.run_watch = run_watch
+
+    def before_train(self, runner) -> None:
+        self.run_watch.started = True
+
+    def before_test(self, runner) -> None:
+        self.run_watch.started = True
+
+
+def _log_failure(runner) -> None:
+    runner.logger.error(f'Stopped by an error at epoch {runner.epoch}, iteration {runner.iter} '
+                        f'(work dir {runner.work_dir}):\n{traceback.format_exc()}')
+
+
 @contextlib.contextmanager
-def friendly_errors() -> Iterator[None]:
-    """Run the body; on an exception print a short explanation and exit with status 1."""
+def friendly_errors() -> Iterator[RunWatch]:
+    """Run the body; on an exception explain it (set-up) or log its traceback (after the start); exit 1.
+
+    The body hands its Runner to the yielded :class:`RunWatch` (``errors.watch(runner)``).
+    """
+    run_watch = RunWatch()
     try:
-        yield
+        yield run_watch
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as error:  # noqa: BLE001 - the top-level handler of a command-line tool
+        if run_watch.started:
+            _log_failure(run_watch.runner)
+            sys.exit(1)
         if os.environ.get('SSD_NPU_DEBUG'):
             traceback.print_exc()
         print(f'ERROR: {explain(error)}', file=sys.stderr)
