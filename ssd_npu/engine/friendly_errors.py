@@ -39,19 +39,35 @@ def _names_in(registry: Registry) -> list:
     return sorted(names)
 
 
+def _searched_registry(scope: str, registry_name: str) -> Optional[Registry]:
+    """The registry mmengine searched: ssd_npu's, mmengine's root, or another package's child of the root."""
+    for registry in _all_registries():
+        if registry.name != registry_name or registry.parent is None:
+            continue
+        root = registry.parent
+        if scope == registry.scope:
+            return registry
+        if scope == root.scope:
+            return root
+        return root.children.get(scope)
+    return None
+
+
 def explain_unknown_type(message: str) -> Optional[str]:
-    """For mmengine's "X is not in the scope::name registry", list the closest registered names."""
+    """For mmengine's "X is not in the scope::name registry": where it looked, and the closest names there."""
     match = _UNKNOWN_TYPE.search(message)
     if match is None:
         return None
-    type_name, _, registry_name = match.groups()
-    candidates = []
-    for registry in _all_registries():
-        if registry.name == registry_name:
-            candidates = _names_in(registry)
+    type_name, scope, registry_name = match.groups()
+    registry = _searched_registry(scope, registry_name)
+    candidates = [name for name in _names_in(registry) if name != type_name] if registry is not None else []
     close = difflib.get_close_matches(type_name, candidates, n=5, cutoff=0.5)
     hint = f' Did you mean: {", ".join(close)}?' if close else ''
-    return f'Unknown {registry_name} type "{type_name}" in the config.{hint}'
+    where = f'the "{registry_name}" registry of scope "{scope}"'
+    if scope != 'ssd_npu':
+        where += (" (ssd_npu's types are found under default_scope = 'ssd_npu'; a type of another package "
+                  "needs its scope, e.g. type='mmengine.Visualizer')")
+    return f'Unknown {registry_name} type "{type_name}" in the config: not in {where}.{hint}'
 
 
 def explain_unexpected_argument(message: str) -> Optional[str]:

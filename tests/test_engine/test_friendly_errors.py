@@ -1,5 +1,6 @@
 import pytest
 from mmengine.hooks import Hook
+from mmengine.registry import VISUALIZERS, DefaultScope
 
 from ssd_npu.engine.friendly_errors import explain, friendly_errors
 from ssd_npu.registry import HOOKS
@@ -77,3 +78,13 @@ def test_errors_while_the_runner_builds_its_data_stay_short(make_runner, capsys,
     assert info.value.code == 1
     err = capsys.readouterr().err
     assert err.startswith('ERROR: Unknown dataset type "CocoDatset"') and 'Traceback' not in err
+
+
+def test_unknown_type_under_another_scope_names_the_scope_and_suggests_from_that_registry():
+    with DefaultScope.overwrite_default_scope('mmdet'), pytest.raises(KeyError) as info:
+        VISUALIZERS.build(dict(type='DetLocalVisualizer', name='scope_test'))
+    message = explain(info.value)
+    assert message.startswith('Unknown visualizer type "DetLocalVisualizer" in the config: not in the '
+                              '"visualizer" registry of scope "mmengine"')
+    assert "default_scope = 'ssd_npu'" in message
+    assert 'Did you mean: DetLocalVisualizer' not in message  # never the very name that failed

@@ -5,6 +5,7 @@ import os.path as osp
 from typing import Callable, Optional
 
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from ssd_npu.utils import register_all_modules
@@ -21,7 +22,22 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    use_our_scope(cfg)
     return cfg
+
+
+def use_our_scope(cfg: Config) -> None:
+    """Build an mmdetection config (``default_scope='mmdet'``, or none) with ssd_npu's types, saying so.
+
+    Our type names are mmdetection's; without this, every type would be looked up in mmengine's
+    root registries (mmdet is not installed) and the first one of ours would be "unknown".
+    """
+    scope = cfg.get('default_scope')
+    if scope in (None, 'mmdet'):
+        print_log(f'default_scope is {scope!r} in the config; building it with ssd_npu\'s types '
+                  "(default_scope = 'ssd_npu'), which carry mmdetection's names", logger='current')
+        cfg.default_scope = 'ssd_npu'
+
 
 
 def _section(parent, key: str, default: Optional[dict] = None):

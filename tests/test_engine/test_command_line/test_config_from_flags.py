@@ -99,3 +99,14 @@ def test_pinned_memory_is_turned_off_on_a_cpu_run(clean_env):
     args.config = coco
     cfg = setup_train_config(cfg, args)
     assert not cfg.train_dataloader.pin_memory and not cfg.val_dataloader.pin_memory
+
+
+@pytest.mark.parametrize('scope_line', ["default_scope = 'mmdet'\n", ''])
+def test_mmdetection_scope_or_none_builds_with_ours(tmp_path, scope_line):
+    config = tmp_path / 'mmdet_style.py'
+    config.write_text(f"_base_ = ['{os.path.abspath(DEMO)}']\n")
+    cfg = load_config(str(config))
+    assert cfg.default_scope == 'ssd_npu'
+    bare = tmp_path / 'bare.py'
+    bare.write_text(scope_line + 'model = dict(type="SSD")\n')
+    assert load_config(str(bare)).default_scope == 'ssd_npu'
