@@ -93,9 +93,15 @@ def explain_unexpected_argument(message: str) -> Optional[str]:
     return f'{class_name} has no argument "{argument}" (check the config).{hint}{accepted}'
 
 
+class UsageError(ValueError):
+    """A command-line mistake whose message already says what to do."""
+
+
 def explain(error: BaseException) -> str:
     """A one-paragraph explanation of ``error`` for the user."""
     message = str(error)
+    if isinstance(error, UsageError):
+        return message
     for explainer in (explain_unknown_type, explain_unexpected_argument):
         explanation = explainer(message)
         if explanation is not None:

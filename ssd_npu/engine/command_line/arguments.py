@@ -9,6 +9,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--device', choices=['npu', 'cuda', 'cpu'], help='default: npu > cuda > cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. train_dataloader.batch_size=4')
+    parser.add_argument('--data-root', metavar='DIR',
+                        help="the dataset folder (every dataloader's data_root and the evaluators' ann_file)")
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK instead.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)

@@ -8,10 +8,13 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from ssd_npu.engine.friendly_errors import UsageError
 from ssd_npu.utils import register_all_modules
 from ssd_npu.utils.device import dist_backend, get_device
 
 from .amp_flags import amp_optim_wrapper
+from .data_root import set_data_root
+from .legacy_flags import apply_legacy_test_flags, apply_legacy_train_flags
 from .legacy_launch_env import map_legacy_dist_env
 
 
@@ -80,13 +83,20 @@ def apply_launch_options(cfg: Config, config_path: str, work_dir: Optional[str],
                 cfg[name]['pin_memory'] = False
 
 
+def _apply_data_root(cfg: Config, args) -> None:
+    if getattr(args, 'data_root', None):
+        set_data_root(cfg, args.data_root)
+
+
 def setup_train_config(cfg: Config, args) -> Config:
     """Apply ``tools/train.py``'s flags to ``cfg`` (in place) and return it.
 
     ``args`` carries ``config, work_dir, resume, amp, opt_level, launcher, seed, deterministic,
-    device, auto_scale_lr``.
+    device, auto_scale_lr``, and optionally ``data_root`` and the 2.x ``no_validate``.
     """
     apply_launch_options(cfg, args.config, args.work_dir, args.launcher, args.device)
+    _apply_data_root(cfg, args)
+    apply_legacy_train_flags(cfg, args)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -108,17 +118,26 @@ def setup_train_config(cfg: Config, args) -> Config:
 def setup_test_config(cfg: Config, args) -> Config:
     """Apply ``tools/test.py``'s flags to ``cfg`` (in place) and return it.
 
-    ``args`` carries ``config, checkpoint, work_dir, out, show, show_dir, show_gt, launcher, device``.
+    ``args`` carries ``config, checkpoint, work_dir, out, show, show_dir, show_gt, launcher, device``,
+    and optionally ``data_root``, ``wait_time``, ``tta`` and the 2.x flags (``legacy_flags``).
     """
     apply_launch_options(cfg, args.config, args.work_dir, args.launcher, args.device)
+    _apply_data_root(cfg, args)
+    if getattr(args, 'tta', False):
+        raise UsageError('--tta is not supported: ssd_npu has no test-time augmentation for SSD; '
+                         'test without it')
     cfg.load_from = args.checkpoint
+    apply_legacy_test_flags(cfg, args, get_device())
     if args.show or args.show_dir:
         hook = _section(_section(cfg, 'default_hooks'), 'visualization', dict(type='DetVisualizationHook'))
         hook['draw'] = True
         hook['show'] = args.show
         hook['draw_gt'] = args.show_gt
+        if getattr(args, 'wait_time', None) is not None:
+            hook['wait_time'] = args.wait_time
         if args.show_dir:
-            hook['test_out_dir'] = osp.abspath(args.show_dir)
+            # as mmdetection 3.3: a relative folder lands in <work_dir>/<timestamp>/
+            hook['test_out_dir'] = args.show_dir
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out must name a .pkl or .pickle file, got {args.out}')
