@@ -165,11 +165,25 @@ def cached_checkpoint(url: str, model_dir: Optional[str] = None) -> str:
     return destination
 
 
+class CheckpointDownloadError(OSError):
+    """A checkpoint URL has no local copy and cannot be downloaded (offline host, proxy, firewall)."""
+
+
 def _download(url: str, destination: str) -> None:
+    filename = osp.basename(destination)
     print_log(f'no local copy of {url} (set {CHECKPOINT_DIR_ENV} to a folder holding '
-              f'{osp.basename(destination)}); downloading it to {destination}', logger='current')
+              f'{filename}); downloading it to {destination}', logger='current')
     os.makedirs(osp.dirname(destination), exist_ok=True)
-    torch.hub.download_url_to_file(url, destination, progress=sys.stderr.isatty())
+    try:
+        torch.hub.download_url_to_file(url, destination, progress=sys.stderr.isatty())
+    except (OSError, ValueError) as error:  # URLError and HTTPError are OSErrors
+        raise CheckpointDownloadError(
+            f'cannot download {url} ({getattr(error, "reason", error)}). On a host without internet access, '
+            f'download {filename} elsewhere and put it into {osp.dirname(destination)}/ (or into a folder '
+            f'named by the environment variable {CHECKPOINT_DIR_ENV}); or train without these weights by '
+            "setting the init_cfg that names the URL to None "
+            "(e.g. --cfg-options model.backbone.init_cfg=None)."
+        ) from None
 
 
 def load_from_local(filename: str, map_location: MapLocation = None) -> Any:
