@@ -1,5 +1,6 @@
 """Turn the tools' command-line flags into config entries, the way mmdetection's tools do."""
 import argparse
+import logging
 import os
 import os.path as osp
 from typing import Callable, Optional
@@ -14,17 +15,23 @@ from ssd_npu.utils.device import dist_backend, get_device
 
 from .amp_flags import amp_optim_wrapper
 from .data_root import set_data_root
+from .legacy_config import is_legacy_config, upgrade_config
 from .legacy_flags import apply_legacy_test_flags, apply_legacy_train_flags
 from .legacy_launch_env import map_legacy_dist_env
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a config file and merge ``--cfg-options`` into it."""
+    """Read a config file and merge ``--cfg-options`` into it; a 2.x config is converted (with a warning)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'Config file not found: {path}')
     cfg = Config.fromfile(path)
-    if cfg_options:
+    if cfg_options:  # before a 2.x conversion: a 2.x config's options use its own key names
         cfg.merge_from_dict(cfg_options)
+    if is_legacy_config(cfg):
+        print_log(f'{path} is an mmdetection 2.x config; converted in memory. To write the 3.x config '
+                  f'out: python tools/misc/upgrade_config.py {path} NEW.py', logger='current',
+                  level=logging.WARNING)
+        cfg = upgrade_config(cfg)
     use_our_scope(cfg)
     return cfg
 
