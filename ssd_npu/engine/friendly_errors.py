@@ -108,8 +108,8 @@ def explain(error: BaseException) -> str:
             return explanation
     if isinstance(error, FileNotFoundError) and re.search(r'\.json|annotations|ImageSets|data_root', message):
         return (f'{message}\nFor COCO, place the data as data/coco/annotations/instances_*2017.json, '
-                'data/coco/train2017/, data/coco/val2017/ (see README), or set data_root with '
-                '--cfg-options; the synthetic demo needs no download: configs/synthetic_demo.py.')
+                'data/coco/train2017/, data/coco/val2017/ (see README), or give the folder with '
+                '--data-root DIR; the synthetic demo needs no download: configs/synthetic_demo.py.')
     return f'{type(error).__name__}: {message}'
 
 

@@ -18,13 +18,15 @@ from .data_root import set_data_root
 from .legacy_config import is_legacy_config, upgrade_config
 from .legacy_flags import apply_legacy_test_flags, apply_legacy_train_flags
 from .legacy_launch_env import map_legacy_dist_env
+from .package_bases import resolved_package_bases
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Read a config file and merge ``--cfg-options`` into it; a 2.x config is converted (with a warning)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'Config file not found: {path}')
-    cfg = Config.fromfile(path)
+    with resolved_package_bases(path) as readable:
+        cfg = Config.fromfile(readable)
     if cfg_options:  # before a 2.x conversion: a 2.x config's options use its own key names
         cfg.merge_from_dict(cfg_options)
     if is_legacy_config(cfg):
