@@ -41,8 +41,8 @@ def test_mmengine_slurm_launcher_fails_on_a_cpu_host(single_rank_env, monkeypatc
     monkeypatch.delenv('SLURM_LOCALID', raising=False)
     monkeypatch.setattr(torch.cuda, 'device_count', lambda: 0)
     monkeypatch.setattr(torch_dist, 'init_process_group', lambda **kwargs: None)
-    with pytest.raises(ZeroDivisionError):  # proc_id % torch.cuda.device_count()
-        mmcv_patches.ORIGINALS['mmengine.dist.utils._init_dist_slurm']('gloo')
+    with mmcv_patches.unpatched('mmengine.dist.utils._init_dist_slurm'), pytest.raises(ZeroDivisionError):
+        mmengine.dist.utils.init_dist('slurm', backend='gloo')  # proc_id % torch.cuda.device_count()
 
 
 def test_slurm_without_master_addr_or_scontrol_says_what_is_missing(single_rank_env, monkeypatch):
@@ -99,7 +99,8 @@ def test_mmengine_launcher_sets_a_cuda_device_on_cpu_runs(single_rank_env, monke
     monkeypatch.setattr(torch_dist, 'init_process_group', lambda **kwargs: None)
     cuda_devices = []
     monkeypatch.setattr(torch.cuda, 'set_device', cuda_devices.append)
-    mmcv_patches.ORIGINALS['mmengine.dist.utils._init_dist_pytorch']('nccl')
+    with mmcv_patches.unpatched('mmengine.dist.utils._init_dist_pytorch'):
+        mmengine.dist.utils.init_dist('pytorch', backend='nccl')
     assert cuda_devices == [0]  # what fails on a host without CUDA
 
 
