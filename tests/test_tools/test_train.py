@@ -103,3 +103,32 @@ def test_legacy_and_replaced_flags_answer_in_one_line(tmp_path, run_tool):
     result = run_tool(['python', 'tools/train.py', 'configs/synthetic_demo.py', '--gpus', '2'], tmp_path)
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert result.stderr.startswith('ERROR: --gpus was removed in mmdetection 3.x')
+
+
+RAISE_HOOK = '''
+from mmengine.hooks import Hook
+
+from ssd_npu.registry import HOOKS
+
+
+@HOOKS.register_module()
+class RaiseAtIterHook(Hook):
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if runner.iter == 2:
+            raise RuntimeError('simulated device failure')
+'''
+
+
+@pytest.mark.slow
+def test_a_failure_after_the_start_keeps_its_traceback_in_the_log(tmp_path, make_tiny_config, run_tool):
+    (tmp_path / 'raise_at_iter_hook.py').write_text(RAISE_HOOK)
+    config = make_tiny_config("custom_imports = dict(imports=['raise_at_iter_hook'])\n"
+                              "custom_hooks = [dict(type='RaiseAtIterHook')]\n")
+    work_dir = tmp_path / 'work'
+    result = run_tool(['python', 'tools/train.py', str(config), '--work-dir', str(work_dir)], tmp_path)
+    assert result.returncode == 1
+    log = next((tmp_path / 'work').glob('*/*.log')).read_text()
+    for where in (log, result.stdout + result.stderr):
+        assert 'Stopped by an error at epoch 0, iteration 2' in where
+        assert 'Traceback (most recent call last)' in where
+        assert 'RuntimeError: simulated device failure' in where
