@@ -47,16 +47,17 @@ def _flat(pipeline: list) -> List[dict]:
     """The steps of a pipeline with ``MultiScaleFlipAug`` unrolled into its transforms."""
     steps = []
     for step in pipeline:
-        if step['type'] == 'MultiScaleFlipAug':
-            steps += [dict(step_, **({'img_scale': step['img_scale']} if step_['type'] == 'Resize' else {}))
-                      for step_ in step['transforms']]
-        else:
+        if step['type'] != 'MultiScaleFlipAug':
             steps.append(step)
+            continue
+        for inner in step['transforms']:  # its Resize takes the scale of the wrapper
+            steps.append(dict(inner, img_scale=step['img_scale']) if inner['type'] == 'Resize' else inner)
     return steps
 
 
 def _upgrade_step(step: dict) -> Optional[dict]:
-    step = {key: value for key, value in step.items()}
+    """A 2.x pipeline step with 3.x argument names; None for the steps 3.x does elsewhere."""
+    step = dict(step)
     kind = step['type']
     if kind in _DROPPED_STEPS:
         return None
@@ -67,8 +68,8 @@ def _upgrade_step(step: dict) -> Optional[dict]:
         if scale is not None:
             step['scale'] = tuple(scale)
         step.pop('multiscale_mode', None)
-    elif kind == 'RandomFlip':
-        step['prob'] = step.pop('flip_ratio', 0.5) if 'flip_ratio' in step else step.get('prob', 0.5)
+    elif kind == 'RandomFlip' and 'flip_ratio' in step:
+        step['prob'] = step.pop('flip_ratio')
     return step
 
 
