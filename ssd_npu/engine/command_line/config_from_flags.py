@@ -51,7 +51,6 @@ def use_our_scope(cfg: Config) -> None:
         cfg.default_scope = 'ssd_npu'
 
 
-
 def _section(parent, key: str, default: Optional[dict] = None):
     """``parent[key]``, created from ``default`` (or empty) if missing.
 
