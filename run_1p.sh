@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Train on one device: bash run_1p.sh [CONFIG] [tools/train.py options]
-# Default config: configs/ssd300_coco.py. The log goes to WORK_DIR (default work_dirs/<config name>).
+# Default config: configs/ssd300_coco.py on data/coco. The Ascend ModelZoo's --data_path=DIR is
+# accepted in any position (= --data-root DIR). The log goes to WORK_DIR (default work_dirs/<config name>).
 set -euo pipefail
 cd "$(dirname "$0")"
-CONFIG=${1:-configs/ssd300_coco.py}
-shift $(( $# > 0 ? 1 : 0 ))
 source tools/launch_env.sh
+parse_run_args "$@"
 WORK_DIR=${WORK_DIR:-work_dirs/$(basename "$CONFIG" .py)}
 mkdir -p "$WORK_DIR"
 LOG="$WORK_DIR/run_1p_$(date +%Y%m%d_%H%M%S).log"
 echo "device: $DEVICE, config: $CONFIG, log: $LOG"
-"$PYTHON" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" "$@" 2>&1 | tee "$LOG"
+"$PYTHON" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" ${TRAIN_ARGS[@]+"${TRAIN_ARGS[@]}"} 2>&1 | tee "$LOG"

@@ -3,12 +3,12 @@
 #   bash run_8p.sh [CONFIG] [tools/train.py options]
 #   NPROC=2 bash run_8p.sh configs/synthetic_demo.py          # 2 processes (gloo on CPU)
 #   NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 bash run_8p.sh  # then NODE_RANK=1 on the second machine
-# Default config: configs/ssd300_coco.py. The log goes to WORK_DIR (default work_dirs/<config name>).
+# Default config: configs/ssd300_coco.py on data/coco. The Ascend ModelZoo's --data_path=DIR is
+# accepted in any position (= --data-root DIR). The log goes to WORK_DIR (default work_dirs/<config name>).
 set -euo pipefail
 cd "$(dirname "$0")"
-CONFIG=${1:-configs/ssd300_coco.py}
-shift $(( $# > 0 ? 1 : 0 ))
 source tools/launch_env.sh
+parse_run_args "$@"
 WORK_DIR=${WORK_DIR:-work_dirs/$(basename "$CONFIG" .py)}
 mkdir -p "$WORK_DIR"
 LOG="$WORK_DIR/run_8p_$(date +%Y%m%d_%H%M%S).log"
@@ -18,4 +18,4 @@ echo "device: $DEVICE, processes per machine: $NPROC, machines: ${NNODES:-1}, co
     --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" \
     --master_addr="${MASTER_ADDR:-127.0.0.1}" --master_port="${MASTER_PORT:-29500}" \
     --nproc_per_node="$NPROC" \
-    tools/train.py "$CONFIG" --launcher pytorch --work-dir "$WORK_DIR" "$@" 2>&1 | tee "$LOG"
+    tools/train.py "$CONFIG" --launcher pytorch --work-dir "$WORK_DIR" ${TRAIN_ARGS[@]+"${TRAIN_ARGS[@]}"} 2>&1 | tee "$LOG"

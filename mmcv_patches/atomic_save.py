@@ -8,7 +8,8 @@ into it. A job killed during that write (SIGKILL, node failure, out of disk) lea
 The patch writes to a temporary file in the same folder, flushes it to disk and renames it over
 the target (``os.replace`` is atomic on POSIX and Windows): the target is always either the
 previous complete file or the new complete one. The pointer file is written after the
-checkpoint, so it never names an incomplete checkpoint.
+checkpoint, so it never names an incomplete checkpoint. The methods of the class are replaced
+(not a subclass registered): mmengine builds its backends from its own table, by URI prefix.
 """
 import os
 import os.path as osp
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Union
 
 from mmengine.fileio.backends.local_backend import LocalBackend
+
+from ._patching import replace_attribute
 
 
 def write_atomically(data: bytes, filepath: Union[str, Path]) -> None:
@@ -44,8 +47,7 @@ def _put_text(self, obj: str, filepath: Union[str, Path], encoding: str = 'utf-8
     write_atomically(obj.encode(encoding), filepath)
 
 
-def apply() -> None:
+def patch() -> None:
     """Make mmengine's local file writes atomic."""
-    LocalBackend.put = _put
-    LocalBackend.put_text = _put_text
-
+    replace_attribute(LocalBackend, 'put', _put)
+    replace_attribute(LocalBackend, 'put_text', _put_text)

@@ -5,7 +5,9 @@ Fixes two things at once:
 * torch>=2.6 loads with ``weights_only=True`` by default, and mmengine 0.10.7 calls
   ``torch.load`` bare, so ``--resume`` and ``load_from`` of mmengine's own checkpoints fail
   with ``Unsupported global: GLOBAL mmengine.logging.history_buffer.HistoryBuffer`` (its
-  message hub holds HistoryBuffers and numpy arrays).
+  message hub holds HistoryBuffers and numpy arrays). Reported upstream as
+  open-mmlab/mmengine#1655; the open pull request open-mmlab/mmengine#1650 would pass
+  ``weights_only=False`` instead, which runs pickled code.
 * mmengine's ``http(s)://``, ``torchvision://``, ``open-mmlab://`` and ``mmcls://`` loaders go
   through ``torch.hub.load_state_dict_from_url``, which loads with ``weights_only=False``:
   a downloaded (or cached) file can run any code on unpickling.
@@ -42,7 +44,7 @@ from mmengine.logging import HistoryBuffer, print_log
 from mmengine.runner import checkpoint as mm_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from ._patching import replace_everywhere
+from ._patching import replace_everywhere, replace_item
 
 CHECKPOINT_DIR_ENV = 'SSD_NPU_CHECKPOINT_DIR'
 MapLocation = Union[str, torch.device, Callable, dict, None]
@@ -163,11 +165,25 @@ def cached_checkpoint(url: str, model_dir: Optional[str] = None) -> str:
     return destination
 
 
+class CheckpointDownloadError(OSError):
+    """A checkpoint URL has no local copy and cannot be downloaded (offline host, proxy, firewall)."""
+
+
 def _download(url: str, destination: str) -> None:
+    filename = osp.basename(destination)
     print_log(f'no local copy of {url} (set {CHECKPOINT_DIR_ENV} to a folder holding '
-              f'{osp.basename(destination)}); downloading it to {destination}', logger='current')
+              f'{filename}); downloading it to {destination}', logger='current')
     os.makedirs(osp.dirname(destination), exist_ok=True)
-    torch.hub.download_url_to_file(url, destination, progress=sys.stderr.isatty())
+    try:
+        torch.hub.download_url_to_file(url, destination, progress=sys.stderr.isatty())
+    except (OSError, ValueError) as error:  # URLError and HTTPError are OSErrors
+        raise CheckpointDownloadError(
+            f'cannot download {url} ({getattr(error, "reason", error)}). On a host without internet access, '
+            f'download {filename} elsewhere and put it into {osp.dirname(destination)}/ (or into a folder '
+            f'named by the environment variable {CHECKPOINT_DIR_ENV}); or train without these weights by '
+            "setting the init_cfg that names the URL to None "
+            "(e.g. --cfg-options model.backbone.init_cfg=None)."
+        ) from None
 
 
 def load_from_local(filename: str, map_location: MapLocation = None) -> Any:
@@ -178,8 +194,12 @@ def load_from_local(filename: str, map_location: MapLocation = None) -> Any:
     return safe_load(filename, map_location)
 
 
-def load_from_http(filename: str, map_location: MapLocation = None, model_dir: Optional[str] = None) -> Any:
-    """``http(s)://`` through the local copies, then the hub cache, then a download; safely loaded."""
+def load_from_http(filename: str, map_location: MapLocation = None, model_dir: Optional[str] = None,
+                   progress: bool = True) -> Any:
+    """``http(s)://`` through the local copies, then the hub cache, then a download; safely loaded.
+
+    ``progress`` is mmengine's argument; the download shows a progress bar on a terminal only.
+    """
     return safe_load(cached_checkpoint(filename, model_dir), map_location)
 
 
@@ -217,17 +237,21 @@ def load_from_ceph(filename: str, map_location: MapLocation = None, backend: str
         return safe_load(buffer, map_location)
 
 
-def patch() -> None:
-    """Register the safe loaders for every scheme mmengine loads with ``torch.load``.
+SAFE_LOADERS = {'': load_from_local, 'http://': load_from_http, 'https://': load_from_http,
+                'modelzoo://': load_from_torchvision, 'torchvision://': load_from_torchvision,
+                'open-mmlab://': load_from_openmmlab, 'openmmlab://': load_from_openmmlab,
+                'mmcls://': load_from_mmcls, r'(\S+\:)?s3://': load_from_ceph,
+                r'(\S+\:)?petrel://': load_from_ceph}
 
-    ``pavi://`` keeps mmengine's loader: it calls ``torch.load`` bare, which torch>=2.6
-    already runs weights-only (safe, though mmengine checkpoints fail there).
+
+def patch() -> None:
+    """Put the safe loaders in mmengine's scheme table, for every scheme it loads with ``torch.load``.
+
+    The entries of ``CheckpointLoader._schemes`` are replaced in place (its order, longest prefix
+    first, stays). ``pavi://`` keeps mmengine's loader: it calls ``torch.load`` bare, which
+    torch>=2.6 already runs weights-only (safe, though mmengine checkpoints fail there).
     """
-    schemes = {'': load_from_local, ('http://', 'https://'): load_from_http,
-               ('modelzoo://', 'torchvision://'): load_from_torchvision,
-               ('open-mmlab://', 'openmmlab://'): load_from_openmmlab, 'mmcls://': load_from_mmcls,
-               (r'(\S+\:)?s3://', r'(\S+\:)?petrel://'): load_from_ceph}
-    for prefixes, loader in schemes.items():
-        CheckpointLoader.register_scheme(prefixes=list(prefixes) if isinstance(prefixes, tuple) else prefixes,
-                                         loader=loader, force=True)
+    for prefix, loader in SAFE_LOADERS.items():
+        replace_item(CheckpointLoader._schemes, prefix, loader,
+                     key=f'mmengine.runner.checkpoint.CheckpointLoader._schemes[{prefix!r}]')
     replace_everywhere('mmengine.runner.checkpoint', 'load_from_http', load_from_http)

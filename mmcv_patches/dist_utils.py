@@ -1,21 +1,28 @@
-"""Process-group start-up for npu (hccl), cuda (nccl) and cpu (gloo) behind mmengine's ``pytorch`` launcher.
+"""Process-group start-up on npu (hccl), cuda (nccl) and cpu (gloo) for mmengine's launchers.
 
-Fixes, in ``mmengine.dist.utils._init_dist_pytorch`` (what ``init_dist('pytorch')`` and
-``Runner(launcher='pytorch')`` call):
+Replaces ``mmengine.dist.utils._init_dist_pytorch``, ``_init_dist_slurm`` and ``_init_dist_mpi``
+(what ``init_dist(launcher)`` and ``Runner(launcher=...)`` call). mmengine 0.10.7's versions:
 
-* it calls ``torch.cuda.set_device`` unconditionally when no NPU/MLU/MUSA is found, which
-  fails on a CPU host; the device is now set only for cuda and npu;
-* it uses the backend from the config (``dist_cfg=dict(backend='nccl')`` in mmdetection's
-  configs) whatever the device; the backend now follows :func:`ssd_npu.utils.device.get_device`
-  unless the configured one serves that device;
+* call ``torch.cuda.set_device`` unconditionally (pytorch: when no NPU/MLU/MUSA is found; slurm and
+  mpi: always), which fails on a CPU host; the slurm launcher without ``SLURM_LOCALID`` even
+  divides by ``torch.cuda.device_count()``, zero there. The device is now set only for cuda and
+  npu (not fixed upstream as of mmengine 0.10.7; no upstream report found);
+* use the backend from the config (``dist_cfg=dict(backend='nccl')`` in mmdetection's configs)
+  whatever the device; the backend now follows ``mmengine.device.get_device()`` (see
+  :mod:`.device`) unless the configured one serves that device;
 * without a timeout a dead rank leaves the others blocked in a collective forever; the
-  timeout is ``dist_cfg.timeout`` or ``$SSD_NPU_DIST_TIMEOUT`` seconds (default 1800);
-* the old product's launcher sets ``RANK``, ``RANK_SIZE`` and ``NPUID`` instead of torchrun's
-  variables: :func:`map_legacy_dist_env` maps them (also callable before building a Runner).
+  timeout is ``dist_cfg.timeout`` or ``$SSD_NPU_DIST_TIMEOUT`` seconds (default 1800).
+
+The launchers' variables: pytorch reads torchrun's ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``;
+slurm ``SLURM_PROCID``/``SLURM_NTASKS``/``SLURM_LOCALID`` (``MASTER_ADDR`` from the environment,
+else the first host of ``SLURM_NODELIST`` by ``scontrol``); mpi Open MPI's
+``OMPI_COMM_WORLD_RANK``/``_SIZE``/``_LOCAL_RANK`` with ``MASTER_ADDR`` from the environment.
+Other ``init_backend``s (deepspeed, colossalai) go to mmengine's originals.
 """
 import datetime
 import os
-from typing import MutableMapping, Optional
+import subprocess
+from typing import Optional
 
 import torch
 import torch.distributed as torch_dist
@@ -25,30 +32,12 @@ from ._patching import ORIGINALS, replace_everywhere
 
 TIMEOUT_ENV = 'SSD_NPU_DIST_TIMEOUT'
 DEFAULT_TIMEOUT_S = 1800
+# The collective library of each device: HCCL is Ascend's, NCCL NVIDIA's, gloo runs on CPU tensors.
+DEVICE_BACKENDS = {'npu': 'hccl', 'cuda': 'nccl', 'cpu': 'gloo'}
 # Backends that can carry each device's tensors: gloo handles CPU tensors anywhere (and CUDA
 # tensors for some collectives); HCCL is the only one for NPU tensors.
 _SERVING_BACKENDS = {'npu': ('hccl',), 'cuda': ('nccl', 'gloo', 'mpi'), 'cpu': ('gloo', 'mpi')}
-
-
-def map_legacy_dist_env(environ: Optional[MutableMapping[str, str]] = None) -> None:
-    """Translate the old product's launch variables into torchrun's, in place.
-
-    ``RANK_SIZE`` -> ``WORLD_SIZE`` and ``NPUID`` -> ``LOCAL_RANK`` where torchrun's are unset
-    (``LOCAL_RANK`` falls back to ``RANK``: that launcher ran one node); ``MASTER_ADDR``
-    defaults to 127.0.0.1 and ``MASTER_PORT`` to 29500 when a world size is known.
-    Variables already set are kept.
-    """
-    env = os.environ if environ is None else environ
-    if 'WORLD_SIZE' not in env and 'RANK_SIZE' in env:
-        env['WORLD_SIZE'] = env['RANK_SIZE']
-    if 'LOCAL_RANK' not in env:
-        if 'NPUID' in env:
-            env['LOCAL_RANK'] = env['NPUID']
-        elif 'RANK' in env and 'WORLD_SIZE' in env:
-            env['LOCAL_RANK'] = env['RANK']
-    if 'WORLD_SIZE' in env:
-        env.setdefault('MASTER_ADDR', '127.0.0.1')
-        env.setdefault('MASTER_PORT', '29500')
+_MODULE = 'mmengine.dist.utils'
 
 
 def dist_timeout() -> datetime.timedelta:
@@ -63,53 +52,107 @@ def dist_timeout() -> datetime.timedelta:
     return datetime.timedelta(seconds=seconds)
 
 
-def _env_int(name: str) -> int:
+def _env_int(name: str, launcher: str) -> int:
     value = os.environ.get(name)
     if value is None or not value.lstrip('-').isdigit():
-        raise RuntimeError(f'distributed launch needs the environment variable {name} (an integer), got '
-                           f'{value!r}. Start with torchrun, or set RANK, WORLD_SIZE (or RANK_SIZE) and '
-                           'LOCAL_RANK (or NPUID).')
+        raise RuntimeError(f'the {launcher} launcher needs the environment variable {name} (an integer), '
+                           f'got {value!r}. Start with torchrun (pytorch), srun (slurm) or mpirun (mpi), or '
+                           'set RANK, WORLD_SIZE and LOCAL_RANK and use --launcher pytorch.')
     return int(value)
 
 
-def init_dist_pytorch(backend: str = 'nccl', init_backend: str = 'torch', **kwargs) -> None:
-    """Replacement of ``mmengine.dist.utils._init_dist_pytorch``.
+def _device_backend(configured: Optional[str]) -> tuple:
+    """(device type, backend): the configured backend unless it cannot serve the device."""
+    import mmengine.device.utils
+
+    device = mmengine.device.utils.get_device()
+    own = DEVICE_BACKENDS.get(device, configured)
+    if configured in (None, 'auto'):
+        return device, own
+    if device in _SERVING_BACKENDS and configured not in _SERVING_BACKENDS[device]:
+        print_log(f'distributed backend {configured!r} cannot serve {device}; using {own!r}',
+                  logger='current')
+        return device, own
+    return device, configured
+
+
+def start_process_group(rank: int, world_size: int, local_rank: int, backend: Optional[str],
+                        **kwargs) -> None:
+    """Set the device of ``local_rank`` (cuda and npu only) and start the process group.
 
     Args:
-        backend: the configured backend; ``'auto'`` or None picks the device's (hccl/nccl/gloo),
-            as does a backend that cannot serve the device (with one log line).
-        init_backend: ``'torch'``; others (deepspeed, colossalai) go to mmengine's original.
-        **kwargs: passed to ``torch.distributed.init_process_group``; ``timeout`` (a
-            timedelta, as mmengine's ``init_dist`` converts it) defaults to :func:`dist_timeout`.
+        rank, world_size, local_rank: this process's place in the job.
+        backend: the configured backend (``'auto'``/None: the device's).
+        **kwargs: ``torch.distributed.init_process_group``'s; ``timeout`` defaults to
+            :func:`dist_timeout`.
     """
-    # Imported here: ssd_npu's __init__ applies the patches (see mmcv_patches.device).
-    from ssd_npu.utils.device import dist_backend, get_device
-
-    map_legacy_dist_env()
-    if init_backend != 'torch':
-        ORIGINALS['mmengine.dist.utils._init_dist_pytorch'](backend, init_backend=init_backend, **kwargs)
-        return
-    rank, world_size, local_rank = _env_int('RANK'), _env_int('WORLD_SIZE'), _env_int('LOCAL_RANK')
     if not 0 <= rank < world_size:
-        raise RuntimeError(f'RANK={rank} is outside WORLD_SIZE={world_size}')
-    device = get_device()
-    if backend in (None, 'auto'):
-        backend = dist_backend(device)
-    elif backend not in _SERVING_BACKENDS[device]:
-        print_log(f'distributed backend {backend!r} cannot serve {device}; using {dist_backend(device)!r}',
-                  logger='current')
-        backend = dist_backend(device)
+        raise RuntimeError(f'rank {rank} is outside the world size {world_size}')
+    device, backend = _device_backend(backend)
     if device == 'cuda':
         torch.cuda.set_device(local_rank)
     elif device == 'npu':
         torch.npu.set_device(local_rank)
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(local_rank))
+    os.environ.setdefault('MASTER_PORT', '29500')
     if kwargs.get('timeout') is None:
         kwargs['timeout'] = dist_timeout()
     torch_dist.init_process_group(backend=backend, rank=rank, world_size=world_size, **kwargs)
 
 
+def init_dist_pytorch(backend: str = 'nccl', init_backend: str = 'torch', **kwargs) -> None:
+    """Replacement of ``mmengine.dist.utils._init_dist_pytorch`` (torchrun's variables)."""
+    if init_backend != 'torch':
+        ORIGINALS[f'{_MODULE}._init_dist_pytorch'](backend, init_backend=init_backend, **kwargs)
+        return
+    start_process_group(_env_int('RANK', 'pytorch'), _env_int('WORLD_SIZE', 'pytorch'),
+                        _env_int('LOCAL_RANK', 'pytorch'), backend, **kwargs)
+
+
+def _slurm_master_addr() -> str:
+    if os.environ.get('MASTER_ADDR'):
+        return os.environ['MASTER_ADDR']
+    node_list = os.environ.get('SLURM_NODELIST', '')
+    try:
+        hosts = subprocess.run(['scontrol', 'show', 'hostnames', node_list], capture_output=True, text=True,
+                               check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise RuntimeError(f'the slurm launcher needs MASTER_ADDR or scontrol to resolve SLURM_NODELIST='
+                           f'{node_list!r} ({error})') from None
+    if not hosts:
+        raise RuntimeError(f'scontrol found no host in SLURM_NODELIST={node_list!r}; set MASTER_ADDR')
+    return hosts[0]
+
+
+def init_dist_slurm(backend: str = 'nccl', port: Optional[int] = None, init_backend: str = 'torch',
+                    **kwargs) -> None:
+    """Replacement of ``mmengine.dist.utils._init_dist_slurm`` (srun's variables).
+
+    ``port`` (or ``MASTER_PORT``, default 29500) is the rendezvous port.
+    """
+    if init_backend != 'torch':
+        ORIGINALS[f'{_MODULE}._init_dist_slurm'](backend, port=port, init_backend=init_backend, **kwargs)
+        return
+    os.environ['MASTER_ADDR'] = _slurm_master_addr()
+    if port is not None:
+        os.environ['MASTER_PORT'] = str(port)
+    rank = _env_int('SLURM_PROCID', 'slurm')
+    local_rank = int(os.environ['SLURM_LOCALID']) if 'SLURM_LOCALID' in os.environ else rank
+    start_process_group(rank, _env_int('SLURM_NTASKS', 'slurm'), local_rank, backend, **kwargs)
+
+
+def init_dist_mpi(backend: str = 'nccl', **kwargs) -> None:
+    """Replacement of ``mmengine.dist.utils._init_dist_mpi`` (Open MPI's variables, ``MASTER_ADDR`` set)."""
+    if not os.environ.get('MASTER_ADDR'):
+        raise RuntimeError('the mpi launcher needs MASTER_ADDR (the host of rank 0) in the environment')
+    start_process_group(_env_int('OMPI_COMM_WORLD_RANK', 'mpi'), _env_int('OMPI_COMM_WORLD_SIZE', 'mpi'),
+                        _env_int('OMPI_COMM_WORLD_LOCAL_RANK', 'mpi'), backend, **kwargs)
+
+
 def patch() -> None:
-    """Make mmengine's ``init_dist('pytorch')`` call :func:`init_dist_pytorch`."""
+    """Make mmengine's ``init_dist('pytorch' | 'slurm' | 'mpi')`` call the functions above."""
     import mmengine.dist.utils  # noqa: F401
 
-    replace_everywhere('mmengine.dist.utils', '_init_dist_pytorch', init_dist_pytorch)
+    for name, replacement in (('_init_dist_pytorch', init_dist_pytorch),
+                              ('_init_dist_slurm', init_dist_slurm), ('_init_dist_mpi', init_dist_mpi)):
+        replace_everywhere(_MODULE, name, replacement)

@@ -8,9 +8,11 @@ output_device arguments only work with single-device/multiple-device GPU modules
 modules``. The patched ``__init__`` drops ``device_ids``/``output_device`` for a CPU module
 and defaults ``broadcast_buffers`` to False, as the old product did and as mmengine's
 wrapper-less path already does: every rank keeps its own BatchNorm statistics instead of
-receiving rank 0's at each forward. Patching the class (not registering a subclass) covers
-every path: the Runner's direct construction, configs under any ``default_scope``, and
-subclasses.
+receiving rank 0's at each forward.
+
+A method replacement, not a subclass in a registry: without ``model_wrapper_cfg`` (every
+mmdetection config) the Runner constructs ``MMDistributedDataParallel`` by its class, never
+through a registry.
 """
 import inspect
 import itertools
@@ -19,8 +21,9 @@ import torch.nn as nn
 from mmengine.model import MMDistributedDataParallel
 from torch.nn.parallel import DistributedDataParallel
 
-from ._patching import ORIGINALS
+from ._patching import ORIGINALS, key_of, replace_attribute
 
+KEY = key_of(MMDistributedDataParallel, '__init__')
 _HAS_FORWARD_SYNC_BUFFERS = 'forward_sync_buffers' in inspect.signature(DistributedDataParallel).parameters
 
 
@@ -51,13 +54,9 @@ def ddp_init(self: MMDistributedDataParallel, module: nn.Module, detect_anomalou
         kwargs.setdefault('forward_sync_buffers', sync_buffers)
     else:
         kwargs['broadcast_buffers'] = sync_buffers
-    ORIGINALS['mmengine.model.MMDistributedDataParallel.__init__'](
-        self, module=module, detect_anomalous_params=detect_anomalous_params, **kwargs)
+    ORIGINALS[KEY](self, module=module, detect_anomalous_params=detect_anomalous_params, **kwargs)
 
 
 def patch() -> None:
-    """Install :func:`ddp_init` as ``MMDistributedDataParallel.__init__`` (once)."""
-    original = ORIGINALS.setdefault('mmengine.model.MMDistributedDataParallel.__init__',
-                                    MMDistributedDataParallel.__init__)
-    if MMDistributedDataParallel.__init__ is original:
-        MMDistributedDataParallel.__init__ = ddp_init
+    """Install :func:`ddp_init` as ``MMDistributedDataParallel.__init__``."""
+    replace_attribute(MMDistributedDataParallel, '__init__', ddp_init)

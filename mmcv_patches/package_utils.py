@@ -6,6 +6,8 @@ three functions, so ``Config.fromfile`` with a ``'mmdet::...'``-style ``_base_``
 ``ModuleNotFoundError: No module named 'pkg_resources'``. These versions answer the same
 questions from ``importlib.metadata`` (distributions) and ``importlib.util.find_spec``
 (importable modules), and :func:`patch` puts them wherever mmengine bound the old ones.
+Fixed upstream by open-mmlab/mmengine#1676 (merged after the 0.10.7 release); drop this patch
+once the lowest supported mmengine contains it.
 """
 import importlib.metadata
 import importlib.util

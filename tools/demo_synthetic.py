@@ -27,11 +27,11 @@ def main() -> None:
     args = parse_args()
     from ssd_npu.engine.friendly_errors import friendly_errors
 
-    with friendly_errors():
+    with friendly_errors() as errors:
         from mmengine.runner import Runner, find_latest_checkpoint
 
         from ssd_npu.apis import detect_and_draw, init_detector
-        from ssd_npu.engine.config_setup import apply_launch_options, load_config
+        from ssd_npu.engine.command_line import apply_launch_options, load_config
         from ssd_npu.utils import get_device, register_all_modules
 
         register_all_modules(init_default_scope=False)
@@ -39,6 +39,7 @@ def main() -> None:
         apply_launch_options(cfg, args.config, args.work_dir, launcher='none', device=args.device)
         device = get_device()
         runner = Runner.from_cfg(cfg)
+        errors.watch(runner)
         runner.train()
         metrics = runner.test()
 

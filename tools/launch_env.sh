@@ -29,3 +29,22 @@ if [ "$DEVICE" = "npu" ]; then
     export PTCOPY_ENABLE=${PTCOPY_ENABLE:-1}
     export HCCL_WHITELIST_DISABLE=${HCCL_WHITELIST_DISABLE:-1}
 fi
+
+# The run scripts' arguments: CONFIG is the first *.py argument (default configs/ssd300_coco.py, the
+# old product's default), TRAIN_ARGS the others for tools/train.py; the Ascend ModelZoo's
+# --data_path=DIR (or --data_path DIR), in any position, becomes --data-root DIR.
+parse_run_args() {
+    CONFIG=""
+    TRAIN_ARGS=()
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --data_path=*) TRAIN_ARGS+=(--data-root "${1#--data_path=}") ;;
+            --data_path) TRAIN_ARGS+=(--data-root "${2:?--data_path needs a folder}"); shift ;;
+            -*) TRAIN_ARGS+=("$1") ;;
+            *.py) if [ -z "$CONFIG" ]; then CONFIG=$1; else TRAIN_ARGS+=("$1"); fi ;;
+            *) TRAIN_ARGS+=("$1") ;;
+        esac
+        shift
+    done
+    CONFIG=${CONFIG:-configs/ssd300_coco.py}
+}

@@ -1,7 +1,13 @@
 """Train a detector: ``python tools/train.py CONFIG [options]`` (mmdetection's flags)."""
 import argparse
 
-from ssd_npu.engine.config_setup import add_common_arguments, build_runner, setup_train_config
+from ssd_npu.engine.command_line import (
+    add_common_arguments,
+    add_legacy_train_arguments,
+    build_runner,
+    setup_train_config,
+    translate_legacy_train_flags,
+)
 from ssd_npu.engine.friendly_errors import friendly_errors
 
 
@@ -19,13 +25,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--seed', type=int, help='random seed')
     parser.add_argument('--deterministic', action='store_true', help='deterministic algorithms')
     add_common_arguments(parser)
+    add_legacy_train_arguments(parser)
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    with friendly_errors():
-        build_runner(args, setup_train_config).train()
+    with friendly_errors() as errors:
+        translate_legacy_train_flags(args)
+        runner = build_runner(args, setup_train_config)
+        errors.watch(runner)
+        runner.train()
 
 
 if __name__ == '__main__':

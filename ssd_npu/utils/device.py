@@ -12,11 +12,10 @@ from typing import Optional
 
 import torch
 
+from mmcv_patches.dist_utils import DEVICE_BACKENDS
+
 DEVICES = ('npu', 'cuda', 'cpu')
 DEVICE_ENV = 'SSD_NPU_DEVICE'
-
-# The collective library of each device: HCCL is Ascend's, NCCL NVIDIA's, gloo runs on CPU tensors.
-_DIST_BACKENDS = {'npu': 'hccl', 'cuda': 'nccl', 'cpu': 'gloo'}
 
 
 @functools.lru_cache(maxsize=1)
@@ -79,7 +78,7 @@ def dist_backend(device: str) -> str:
         device: a device type or a device string with an index (``'cuda:1'``).
     """
     device_type = device.split(':')[0]
-    if device_type not in _DIST_BACKENDS:
+    if device_type not in DEVICE_BACKENDS:
         raise ValueError(f'no distributed backend for device {device!r}; '
                          f'expected one of {", ".join(DEVICES)}')
-    return _DIST_BACKENDS[device_type]
+    return DEVICE_BACKENDS[device_type]

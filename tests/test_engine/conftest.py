@@ -53,7 +53,7 @@ def make_runner(tmp_path):
         made.append(dataset)
         # A unique experiment name: runners made within the same second would otherwise share
         # one logger (named after the timestamp) and one log file.
-        return Runner(
+        settings = dict(
             experiment_name=f'toy_{tmp_path.name}_{len(made)}',
             model=ToyModel(), work_dir=str(tmp_path / 'work'),
             train_dataloader=dict(dataset=dataset, batch_size=2, num_workers=0,
@@ -62,6 +62,7 @@ def make_runner(tmp_path):
             optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
             train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
             custom_hooks=hooks, default_hooks=dict(logger=dict(type='LoggerHook', interval=1)),
-            randomness=dict(seed=0), **kwargs)
+            default_scope='ssd_npu', randomness=dict(seed=0))
+        return Runner(**{**settings, **kwargs})
 
     return make

@@ -18,7 +18,9 @@ from torch.utils.data import Dataset
 
 WORKER = Path(__file__).with_name('dist_worker.py')
 _runner_ids = itertools.count()
-LAUNCH_VARIABLES = ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT', 'RANK_SIZE', 'NPUID')
+LAUNCH_VARIABLES = ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT', 'RANK_SIZE', 'NPUID',
+                    'SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_LOCALID', 'SLURM_NODELIST', 'OMPI_COMM_WORLD_RANK',
+                    'OMPI_COMM_WORLD_SIZE', 'OMPI_COMM_WORLD_LOCAL_RANK')
 
 
 class ToyModel(BaseModel):
@@ -82,18 +84,18 @@ def _free_port() -> int:
 
 @pytest.fixture
 def launch_ranks() -> Callable[..., List[dict]]:
-    """launch_ranks(scenario, rank_envs, wait_for=None, timeout=60): start ``dist_worker.py`` once per
-    env (plus MASTER_PORT, SSD_NPU_DEVICE=cpu), return the JSON results of the ranks waited for
-    (default all); the others are killed."""
+    """launch_ranks(scenario, rank_envs, wait_for=None, timeout=60, launcher='pytorch'): start
+    ``dist_worker.py`` once per env (plus MASTER_PORT, SSD_NPU_DEVICE=cpu), return the JSON results
+    of the ranks waited for (default all); the others are killed."""
     processes: List[subprocess.Popen] = []
 
     def launch(scenario: str, rank_envs: List[dict], wait_for: Optional[List[int]] = None,
-               timeout: float = 60) -> List[dict]:
+               timeout: float = 60, launcher: str = 'pytorch') -> List[dict]:
         port = str(_free_port())
         for rank_env in rank_envs:
             env = {key: value for key, value in os.environ.items() if key not in LAUNCH_VARIABLES}
             env.update(MASTER_PORT=port, SSD_NPU_DEVICE='cpu', OMP_NUM_THREADS='1', **rank_env)
-            processes.append(subprocess.Popen([sys.executable, str(WORKER), scenario], env=env,
+            processes.append(subprocess.Popen([sys.executable, str(WORKER), scenario, launcher], env=env,
                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
         results = []
         for rank in (range(len(rank_envs)) if wait_for is None else wait_for):

@@ -1,8 +1,8 @@
-"""One rank of the distributed tests: ``python dist_worker.py SCENARIO``, env as a launcher sets it.
+"""One rank of the distributed tests: ``python dist_worker.py SCENARIO [LAUNCHER]``.
 
-Starts the process group the way ``Runner(launcher='pytorch')`` does (mmengine's
-``init_dist('pytorch')`` with its default backend 'nccl'), runs the scenario and prints
-one JSON line of results.
+Starts the process group the way ``tools/train.py --launcher LAUNCHER`` does (the old product's
+variables mapped, then mmengine's ``init_dist(LAUNCHER)`` with its default backend 'nccl'; LAUNCHER
+defaults to pytorch), runs the scenario and prints one JSON line of results.
 """
 import json
 import os
@@ -16,6 +16,7 @@ from mmengine.dist import get_rank, get_world_size, init_dist
 from mmengine.model import MMDistributedDataParallel
 
 import ssd_npu  # noqa: F401  (applies mmcv_patches)
+from ssd_npu.engine.command_line import map_legacy_dist_env
 
 
 def all_reduce() -> dict:
@@ -53,7 +54,8 @@ def dead_peer() -> dict:
 
 
 if __name__ == '__main__':
-    init_dist('pytorch')
+    map_legacy_dist_env()
+    init_dist(sys.argv[2] if len(sys.argv) > 2 else 'pytorch')
     result = dict(rank=get_rank(), world_size=get_world_size(), backend=dist.get_backend(),
                   local_rank=int(os.environ['LOCAL_RANK']), master_addr=os.environ['MASTER_ADDR'])
     result.update({'all_reduce': all_reduce, 'ddp': ddp_gradients, 'dead_peer': dead_peer}[sys.argv[1]]())

@@ -16,7 +16,7 @@ _CHILD = textwrap.dedent('''
     from mmengine.runner.checkpoint import save_checkpoint
     from mmcv_patches import atomic_save
     if sys.argv[2] == 'patched':
-        atomic_save.apply()
+        atomic_save.patch()
     resource.setrlimit(resource.RLIMIT_FSIZE, (2**20, 2**20))
     save_checkpoint({'state_dict': {'w': torch.zeros(2**20)}}, sys.argv[1])
 ''')

@@ -5,6 +5,7 @@ import torch.nn as nn
 from mmengine.model import MMDistributedDataParallel
 
 import mmcv_patches
+from mmcv_patches import distributed
 
 mmcv_patches.apply()
 
@@ -29,7 +30,7 @@ def one_rank_group(tmp_path):
 def test_cpu_model_with_device_ids_wraps(one_rank_group):
     model = nn.Linear(2, 1)
     with pytest.raises(ValueError, match='device_ids'):
-        mmcv_patches.ORIGINALS['mmengine.model.MMDistributedDataParallel.__init__'](
+        mmcv_patches.ORIGINALS[distributed.KEY](
             MMDistributedDataParallel.__new__(MMDistributedDataParallel), module=model, device_ids=[0])
     wrapped = MMDistributedDataParallel(module=model, device_ids=[0])
     assert wrapped.module is model and wrapped.device_ids is None and wrapped.broadcast_buffers is False

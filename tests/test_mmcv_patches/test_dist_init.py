@@ -7,7 +7,7 @@ import torch.distributed as torch_dist
 
 import mmcv_patches
 from mmcv_patches import dist_utils
-from mmcv_patches.dist_utils import dist_timeout, map_legacy_dist_env
+from mmcv_patches.dist_utils import dist_timeout
 
 mmcv_patches.apply()
 
@@ -19,36 +19,46 @@ def test_two_cpu_ranks_start_with_mmengine_init_dist_and_all_reduce(launch_ranks
         (0, 2, 'gloo', 3.0), (1, 2, 'gloo', 3.0)]
 
 
+def test_slurm_launcher_on_cpu_two_local_ranks(launch_ranks, monkeypatch):
+    # what srun sets for 2 tasks on one node; no scontrol needed when MASTER_ADDR is exported
+    envs = [dict(SLURM_PROCID=str(rank), SLURM_NTASKS='2', SLURM_LOCALID=str(rank),
+                 SLURM_NODELIST='localhost', MASTER_ADDR='127.0.0.1') for rank in range(2)]
+    results = launch_ranks('all_reduce', envs, launcher='slurm')
+    assert [(r['rank'], r['world_size'], r['backend'], r['local_rank'], r['sum']) for r in results] == [
+        (0, 2, 'gloo', 0, 3.0), (1, 2, 'gloo', 1, 3.0)]
+
+
+def test_mpi_launcher_on_cpu_two_local_ranks(launch_ranks):
+    envs = [dict(OMPI_COMM_WORLD_RANK=str(rank), OMPI_COMM_WORLD_SIZE='2',
+                 OMPI_COMM_WORLD_LOCAL_RANK=str(rank), MASTER_ADDR='127.0.0.1') for rank in range(2)]
+    results = launch_ranks('all_reduce', envs, launcher='mpi')
+    assert [(r['rank'], r['backend'], r['sum']) for r in results] == [(0, 'gloo', 3.0), (1, 'gloo', 3.0)]
+
+
+def test_mmengine_slurm_launcher_fails_on_a_cpu_host(single_rank_env, monkeypatch):
+    for name, value in dict(SLURM_PROCID='0', SLURM_NTASKS='1', SLURM_NODELIST='localhost').items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv('SLURM_LOCALID', raising=False)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 0)
+    monkeypatch.setattr(torch_dist, 'init_process_group', lambda **kwargs: None)
+    with mmcv_patches.unpatched('mmengine.dist.utils._init_dist_slurm'), pytest.raises(ZeroDivisionError):
+        mmengine.dist.utils.init_dist('slurm', backend='gloo')  # proc_id % torch.cuda.device_count()
+
+
+def test_slurm_without_master_addr_or_scontrol_says_what_is_missing(single_rank_env, monkeypatch):
+    for name, value in dict(SLURM_PROCID='0', SLURM_NTASKS='1', SLURM_NODELIST='node[1-2]', PATH='').items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv('MASTER_ADDR', raising=False)
+    with pytest.raises(RuntimeError, match='MASTER_ADDR or scontrol'):
+        dist_utils.init_dist_slurm('gloo')
+
+
 def test_a_dead_peer_makes_the_collective_fail_after_the_timeout(launch_ranks):
     envs = [dict(RANK=str(rank), WORLD_SIZE='2', LOCAL_RANK=str(rank), SSD_NPU_DIST_TIMEOUT='2')
             for rank in range(2)]
     result, = launch_ranks('dead_peer', envs, wait_for=[0])
     assert result['error'] is not None and 'timed out' in result['error'].lower()
     assert 1.5 < result['seconds'] < 20
-
-
-def test_old_product_launch_variables_are_mapped():
-    env = dict(RANK='3', RANK_SIZE='8', NPUID='3')
-    map_legacy_dist_env(env)
-    assert env == dict(RANK='3', RANK_SIZE='8', NPUID='3', WORLD_SIZE='8', LOCAL_RANK='3',
-                       MASTER_ADDR='127.0.0.1', MASTER_PORT='29500')
-
-
-def test_torchrun_variables_win_over_old_ones():
-    env = dict(RANK='1', WORLD_SIZE='2', LOCAL_RANK='0', RANK_SIZE='8', NPUID='5', MASTER_ADDR='10.0.0.1',
-               MASTER_PORT='1234')
-    map_legacy_dist_env(env)
-    assert (env['WORLD_SIZE'], env['LOCAL_RANK'], env['MASTER_ADDR'], env['MASTER_PORT']) == (
-        '2', '0', '10.0.0.1', '1234')
-
-
-def test_local_rank_falls_back_to_rank_and_nothing_is_set_outside_a_launch():
-    env = dict(RANK='2', RANK_SIZE='4')
-    map_legacy_dist_env(env)
-    assert env['LOCAL_RANK'] == '2'
-    empty: dict = {}
-    map_legacy_dist_env(empty)
-    assert empty == {}
 
 
 def test_timeout_comes_from_the_environment(monkeypatch):
@@ -89,7 +99,8 @@ def test_mmengine_launcher_sets_a_cuda_device_on_cpu_runs(single_rank_env, monke
     monkeypatch.setattr(torch_dist, 'init_process_group', lambda **kwargs: None)
     cuda_devices = []
     monkeypatch.setattr(torch.cuda, 'set_device', cuda_devices.append)
-    mmcv_patches.ORIGINALS['mmengine.dist.utils._init_dist_pytorch']('nccl')
+    with mmcv_patches.unpatched('mmengine.dist.utils._init_dist_pytorch'):
+        mmengine.dist.utils.init_dist('pytorch', backend='nccl')
     assert cuda_devices == [0]  # what fails on a host without CUDA
 
 

@@ -2,8 +2,7 @@ import mmengine.runner.runner
 import torch
 
 import mmcv_patches
-
-mmcv_patches.apply()
+import ssd_npu  # noqa: F401  (applies the patches with ssd_npu's device choice)
 
 
 def test_runner_device_follows_ssd_npu_device(monkeypatch):

@@ -1,15 +1,17 @@
 import importlib.metadata
 import os.path as osp
+import sys
 
 import mmcv
 import mmengine
 import pytest
 from mmengine.config import Config
-from mmengine.utils import get_installed_path, is_installed
 
 import mmcv_patches
 
 mmcv_patches.apply()
+# imported after apply(), as a module imported later (or the Runner) binds them
+from mmengine.utils import get_installed_path, is_installed  # noqa: E402
 
 
 def test_installed_packages_are_found_by_module_or_distribution_name():
@@ -25,7 +27,8 @@ def test_missing_packages_are_reported():
         get_installed_path('surely_not_an_installed_package')
 
 
-def test_the_pkg_resources_versions_are_gone():
+def test_the_pkg_resources_versions_are_gone(monkeypatch):
+    monkeypatch.setitem(sys.modules, 'pkg_resources', None)  # setuptools>=82, whatever is installed here
     with pytest.raises(ModuleNotFoundError, match='pkg_resources'):
         mmcv_patches.ORIGINALS['mmengine.utils.package_utils.is_installed']('mmengine')
 

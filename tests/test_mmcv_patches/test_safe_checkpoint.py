@@ -3,6 +3,7 @@ import os
 import os.path as osp
 import pickle
 import subprocess
+import urllib.error
 from collections import OrderedDict
 
 import numpy as np
@@ -13,7 +14,12 @@ from mmengine.runner import checkpoint as mm_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader, load_checkpoint
 
 import mmcv_patches
-from mmcv_patches.checkpoint import CHECKPOINT_DIR_ENV, UnsafeCheckpointError, safe_load
+from mmcv_patches.checkpoint import (
+    CHECKPOINT_DIR_ENV,
+    CheckpointDownloadError,
+    UnsafeCheckpointError,
+    safe_load,
+)
 
 mmcv_patches.apply()
 
@@ -176,6 +182,23 @@ def test_download_happens_only_without_a_local_copy(tmp_path, monkeypatch):
     for _ in range(2):
         assert torch.equal(CheckpointLoader.load_checkpoint(url)['w'], torch.zeros(1))
     assert downloads == [(url, str(tmp_path / 'hub' / 'checkpoints' / 'tiny-0123abcd.pth'))]
+
+
+def test_offline_download_says_which_file_to_put_where(tmp_path, monkeypatch):
+    monkeypatch.delenv(CHECKPOINT_DIR_ENV, raising=False)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+
+    def offline(url, destination, progress=True):
+        raise urllib.error.URLError(OSError(-3, 'Temporary failure in name resolution'))
+
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', offline)
+    with pytest.raises(CheckpointDownloadError) as info:
+        CheckpointLoader.load_checkpoint('torchvision://vgg16')
+    message = str(info.value)
+    assert 'Temporary failure in name resolution' in message
+    assert f'put it into {tmp_path / "hub" / "checkpoints"}/' in message and CHECKPOINT_DIR_ENV in message
+    assert osp.basename(mm_checkpoint.get_torchvision_models()['vgg16']) in message
+    assert 'init_cfg' in message
 
 
 def test_cached_url_checkpoint_is_refused_where_mmengine_ran_its_code(tmp_path, monkeypatch, no_download):

@@ -1,4 +1,6 @@
 """tools/train.py end to end on the tiny synthetic config: checkpoints, kill-and-resume, AMP, errors."""
+import sys
+
 import pytest
 import torch
 
@@ -75,3 +77,58 @@ def test_missing_config_file_is_a_short_error(tmp_path, run_tool):
     result = run_tool(['python', 'tools/train.py', str(tmp_path / 'nope.py')], tmp_path)
     assert result.returncode == 1
     assert 'Config file not found' in result.stderr and 'Traceback' not in result.stderr
+
+
+@pytest.mark.slow
+def test_run_1p_takes_the_model_zoo_data_path_in_any_position(tmp_path, make_tiny_config, run_tool):
+    config = make_tiny_config('train_cfg = dict(max_epochs=1, val_interval=1)\n')
+    data = tmp_path / 'moved_data'
+    env = dict(WORK_DIR=str(tmp_path / 'work'), PYTHON=sys.executable, SSD_NPU_DEVICE='cpu')
+    result = run_tool(['bash', 'run_1p.sh', f'--data_path={data}', str(config)], tmp_path, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # the synthetic set was generated, trained on and evaluated in the folder given
+    assert (data / 'annotations' / 'instances_val.json').exists()
+    assert (tmp_path / 'work' / 'epoch_1.pth').exists() and list((tmp_path / 'work').glob('run_1p_*.log'))
+
+
+def test_run_scripts_default_to_ssd300_on_coco(tmp_path, run_tool):
+    script = 'source tools/launch_env.sh && parse_run_args "$@" && echo "$CONFIG|${TRAIN_ARGS[*]}"'
+    result = run_tool(['bash', '-c', script, 'run', '--amp', '--data_path', 'data/coco2017'], tmp_path,
+                      env=dict(PYTHON=sys.executable, SSD_NPU_DEVICE='cpu'))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == 'configs/ssd300_coco.py|--amp --data-root data/coco2017'
+
+
+def test_legacy_and_replaced_flags_answer_in_one_line(tmp_path, run_tool):
+    result = run_tool(['python', 'tools/train.py', 'configs/synthetic_demo.py', '--gpus', '2'], tmp_path)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert result.stderr.startswith('ERROR: --gpus was removed in mmdetection 3.x')
+
+
+RAISE_HOOK = '''
+from mmengine.hooks import Hook
+
+from ssd_npu.registry import HOOKS
+
+
+@HOOKS.register_module()
+class RaiseAtIterHook(Hook):
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if runner.iter == 2:
+            raise RuntimeError('simulated device failure')
+'''
+
+
+@pytest.mark.slow
+def test_a_failure_after_the_start_keeps_its_traceback_in_the_log(tmp_path, make_tiny_config, run_tool):
+    (tmp_path / 'raise_at_iter_hook.py').write_text(RAISE_HOOK)
+    config = make_tiny_config("custom_imports = dict(imports=['raise_at_iter_hook'])\n"
+                              "custom_hooks = [dict(type='RaiseAtIterHook')]\n")
+    work_dir = tmp_path / 'work'
+    result = run_tool(['python', 'tools/train.py', str(config), '--work-dir', str(work_dir)], tmp_path)
+    assert result.returncode == 1
+    log = next((tmp_path / 'work').glob('*/*.log')).read_text()
+    for where in (log, result.stdout + result.stderr):
+        assert 'Stopped by an error at epoch 0, iteration 2' in where
+        assert 'Traceback (most recent call last)' in where
+        assert 'RuntimeError: simulated device failure' in where

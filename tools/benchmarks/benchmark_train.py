@@ -38,8 +38,7 @@ def main() -> None:
 def run(args: argparse.Namespace) -> None:
     from mmengine.runner import Runner
 
-    from mmcv_patches.optimizer import amp_optim_wrapper
-    from ssd_npu.engine.config_setup import load_config
+    from ssd_npu.engine.command_line import amp_optim_wrapper, load_config
     from ssd_npu.engine.train_benchmark import peak_memory_mb, synthetic_batch, time_training
     from ssd_npu.utils import register_all_modules
     from ssd_npu.utils.device import get_device

@@ -13,6 +13,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('config', help='config file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings, key=value (e.g. optim_wrapper.optimizer.lr=0.01)')
+    parser.add_argument('--save-path', help='also write the merged config to this .py/.json/.yml file')
     return parser.parse_args(argv)
 
 
@@ -22,6 +23,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     print(f'Config:\n{cfg.pretty_text}')
+    if args.save_path is not None:
+        cfg.dump(args.save_path)
+        print(f'Config written to {args.save_path}')
 
 
 if __name__ == '__main__':

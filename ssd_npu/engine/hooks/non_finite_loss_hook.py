@@ -6,6 +6,7 @@ import torch
 from mmengine.hooks import Hook
 
 from ssd_npu.engine.non_finite_guard import NonFiniteLossGuard
+from ssd_npu.engine.optimizers.non_finite_check import NonFiniteLossCheck
 from ssd_npu.registry import HOOKS
 
 
@@ -13,11 +14,12 @@ from ssd_npu.registry import HOOKS
 class NonFiniteLossHook(Hook):
     """Skip optimizer steps whose loss is NaN/inf; stop after ``max_consecutive`` in a row.
 
-    The check sits in ``optim_wrapper.update_params`` (wrapped once at the start of training),
-    so it works for every optimizer wrapper (fp32 and AMP) and under DDP, whose ``train_step``
-    bypasses the model's own. ``before_train_iter`` records the batch's image paths for the
-    warning. Before a checkpoint is written, every floating-point tensor of the model is checked:
-    a non-finite weight stops the run instead of being saved.
+    The check sits in the ``update_params`` of ssd_npu's optimizer wrappers (``OptimWrapper``,
+    ``AmpOptimWrapper``; see :class:`~ssd_npu.engine.optimizers.NonFiniteLossCheck`), which both
+    the model's ``train_step`` and DDP's call: this hook attaches its guard to the wrapper before
+    training, and hands it the batch's image paths for the warning before each iteration.
+    Before a checkpoint is written, every floating-point tensor of the model is checked: a
+    non-finite weight stops the run instead of being saved.
 
     Args:
         max_consecutive: consecutive non-finite losses tolerated before the run stops.
@@ -27,24 +29,19 @@ class NonFiniteLossHook(Hook):
 
     def __init__(self, max_consecutive: int = 10):
         self.guard = NonFiniteLossGuard(max_consecutive)
-        self._image_paths: list = []
 
     def before_train(self, runner) -> None:
         optim_wrapper = runner.optim_wrapper
-        update_params = optim_wrapper.update_params
-
-        def guarded_update_params(loss: torch.Tensor, step_kwargs: Optional[dict] = None,
-                                  zero_kwargs: Optional[dict] = None) -> None:
-            if self.guard.allows(loss, self._image_paths):
-                update_params(loss, step_kwargs=step_kwargs, zero_kwargs=zero_kwargs)
-            else:
-                optim_wrapper.zero_grad(**(zero_kwargs or {}))
-
-        optim_wrapper.update_params = guarded_update_params
+        if not isinstance(optim_wrapper, NonFiniteLossCheck):
+            raise TypeError(
+                f'NonFiniteLossHook needs an optimizer wrapper of ssd_npu (OptimWrapper or AmpOptimWrapper '
+                f"built under default_scope='ssd_npu'); this run has {type(optim_wrapper).__module__}."
+                f'{type(optim_wrapper).__qualname__}. Set the scope, or drop the hook from custom_hooks.')
+        optim_wrapper.loss_guard = self.guard
 
     def before_train_iter(self, runner, batch_idx: int, data_batch: Optional[dict] = None) -> None:
         samples = (data_batch or {}).get('data_samples', [])
-        self._image_paths = [sample.metainfo.get('img_path', '?') for sample in samples]
+        runner.optim_wrapper.batch_image_paths = [sample.metainfo.get('img_path', '?') for sample in samples]
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         broken = [name for name, value in checkpoint.get('state_dict', {}).items()

@@ -1,6 +1,6 @@
 """Mixed precision ("O1") on npu, cuda and cpu: ``torch.autocast`` + ``torch.amp.GradScaler``.
 
-Fixes: mmengine 0.10.7's ``AmpOptimWrapper`` asserts that a cuda/npu/mlu/musa device
+Why: mmengine 0.10.7's ``AmpOptimWrapper`` asserts that a cuda/npu/mlu/musa device
 exists, takes its GradScaler from ``torch.cuda.amp``/``torch.npu.amp``, and its autocast
 allows only bf16 on CPU. The one registered here under the same name in ssd_npu's
 OPTIM_WRAPPERS (found first under ``default_scope='ssd_npu'``) uses the device of the
@@ -10,33 +10,32 @@ and bf16 train on every device, and publishes the loss scale as the message-hub 
 gradients hold inf/NaN is skipped and the scale lowered (GradScaler's dynamic scaling);
 the scaler state is saved in and resumed from the checkpoint. It also keeps torch's fused
 SGD away from GradScaler's overflow path, which writes NaN into the weights (see ``__init__``).
-
-:func:`amp_optim_wrapper` maps the command line (``--amp``, the old product's apex-style
-``--opt-level``) onto the ``optim_wrapper`` config. apex is not used: native autocast has
-no separate O2 (fp16 master weights), so O2 means O1.
+A user report of the accelerator assertion: open-mmlab/mmpretrain#1556 (unchanged in 0.10.7).
 """
 import contextlib
-from typing import Any, Dict, Iterator, Mapping, Optional, Union
+from typing import Any, Dict, Iterator, Union
 
 import torch
 import torch.nn as nn
-from mmengine.logging import print_log
 from mmengine.optim import AmpOptimWrapper as MMEngineAmpOptimWrapper
 from mmengine.optim import OptimWrapper
 
 from ssd_npu.registry import OPTIM_WRAPPERS
+
+from .non_finite_check import NonFiniteLossCheck
 
 # fp16 is where the accelerators' matrix units are fast; CPUs run bf16 natively and fp16 slowly.
 DEFAULT_AMP_DTYPE = {'npu': 'float16', 'cuda': 'float16', 'cpu': 'bfloat16'}
 
 
 @OPTIM_WRAPPERS.register_module(name='AmpOptimWrapper')
-class AmpOptimWrapper(MMEngineAmpOptimWrapper):
+class AmpOptimWrapper(NonFiniteLossCheck, MMEngineAmpOptimWrapper):
     """Autocast + dynamic loss scaling on the device of the optimizer's parameters.
 
     A subclass of mmengine's, so ``isinstance`` checks and its ``backward``/``state_dict``/
     ``load_state_dict`` (``loss_scaler`` key) stay; the constructor, ``step`` and
-    ``optim_context`` are device-generic here.
+    ``optim_context`` are device-generic here. It can skip non-finite steps
+    (:class:`NonFiniteLossCheck`).
 
     Args:
         loss_scale: ``'dynamic'`` (GradScaler defaults: 2**16, halved on overflow, doubled
@@ -44,14 +43,16 @@ class AmpOptimWrapper(MMEngineAmpOptimWrapper):
             skipped) or a dict of GradScaler arguments.
         dtype: autocast dtype, ``'float16'`` or ``'bfloat16'`` (or the torch dtype);
             None picks float16 on npu/cuda, bfloat16 on cpu.
+        use_fsdp: scale with torch's ``ShardedGradScaler`` (for FSDP-wrapped models), as mmengine's.
         **kwargs: OptimWrapper's (``optimizer``, ``accumulative_counts``, ``clip_grad``).
     """
 
     valid_dtypes = ('float16', 'bfloat16')
 
     def __init__(self, loss_scale: Union[str, float, dict] = 'dynamic',
-                 dtype: Union[str, torch.dtype, None] = None, **kwargs) -> None:
+                 dtype: Union[str, torch.dtype, None] = None, use_fsdp: bool = False, **kwargs) -> None:
         # mmengine's __init__ is skipped on purpose: it asserts an accelerator and builds a CUDA scaler.
+        # Everything it sets is set below (test_private_symbols checks its arguments stay these).
         OptimWrapper.__init__(self, **kwargs)
         self.device_type = next((p.device.type for group in self.optimizer.param_groups
                                  for p in group['params']), 'cpu')
@@ -71,7 +72,12 @@ class AmpOptimWrapper(MMEngineAmpOptimWrapper):
             scaler_args = dict(loss_scale)
         else:
             raise TypeError(f"loss_scale must be 'dynamic', a number or a dict, got {loss_scale!r}")
-        self.loss_scaler = torch.amp.GradScaler(self.device_type, **scaler_args)
+        if use_fsdp:
+            from torch.distributed.fsdp.sharded_grad_scaler import ShardedGradScaler
+
+            self.loss_scaler = ShardedGradScaler(self.device_type, **scaler_args)
+        else:
+            self.loss_scaler = torch.amp.GradScaler(self.device_type, **scaler_args)
         fused_sgd = isinstance(self.optimizer, torch.optim.SGD) and self.optimizer.defaults.get('fused')
         if fused_sgd and getattr(self.optimizer, '_step_supports_amp_scaling', False):
             # torch's fused SGD (torch 2.14) mishandles the overflow steps GradScaler hands it: on a
@@ -95,45 +101,3 @@ class AmpOptimWrapper(MMEngineAmpOptimWrapper):
         """mmengine's gradient-accumulation context plus ``torch.autocast`` on this device."""
         with OptimWrapper.optim_context(self, model), torch.autocast(self.device_type, dtype=self.cast_dtype):
             yield
-
-
-def amp_optim_wrapper(cfg_optim_wrapper: Mapping, opt_level: Optional[str], amp: bool, device: str) -> dict:
-    """The ``optim_wrapper`` config for the ``--amp``/``--opt-level`` command-line flags.
-
-    Args:
-        cfg_optim_wrapper: the config's ``optim_wrapper`` (not modified).
-        opt_level: None, ``'O0'`` (fp32 ``OptimWrapper``), ``'O1'`` or ``'O2'`` (both
-            ``AmpOptimWrapper``; native AMP has no separate O2, logged once).
-        amp: ``--amp``, the same as O1.
-        device: ``'npu'``, ``'cuda'`` or ``'cpu'``: picks the default dtype (float16 on
-            npu/cuda, bfloat16 on cpu) unless the config sets ``dtype``.
-
-    Returns:
-        A new dict. Without flags, a copy of the config. For AMP, ``type='AmpOptimWrapper'``
-        with ``loss_scale`` (default ``'dynamic'``) and ``dtype`` kept when the config sets them.
-
-    Raises:
-        ValueError: an unknown level, or ``--amp`` together with O0.
-    """
-    cfg = dict(cfg_optim_wrapper)
-    device_type = device.split(':')[0]
-    if device_type not in DEFAULT_AMP_DTYPE:
-        raise ValueError(f'device must be one of {", ".join(DEFAULT_AMP_DTYPE)}, got {device!r}')
-    if opt_level not in (None, 'O0', 'O1', 'O2'):
-        raise ValueError(f'--opt-level must be O0, O1 or O2, got {opt_level!r}')
-    if opt_level == 'O0' and amp:
-        raise ValueError('--amp asks for mixed precision and --opt-level O0 for fp32: pass one of them')
-    if opt_level == 'O0':
-        cfg['type'] = 'OptimWrapper'
-        for amp_only in ('loss_scale', 'dtype', 'use_fsdp'):
-            cfg.pop(amp_only, None)
-        return cfg
-    if opt_level is None and not amp:
-        return cfg
-    if opt_level == 'O2':
-        print_log('--opt-level O2: native AMP has no separate O2 (apex fp16 master weights); using O1 '
-                  '(autocast + dynamic loss scaling)', logger='current')
-    cfg['type'] = 'AmpOptimWrapper'
-    cfg.setdefault('loss_scale', 'dynamic')
-    cfg.setdefault('dtype', DEFAULT_AMP_DTYPE[device_type])
-    return cfg

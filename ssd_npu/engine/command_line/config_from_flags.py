@@ -1,39 +1,55 @@
-"""Turn command-line flags into config entries, the way mmdetection's tools do."""
+"""Turn the tools' command-line flags into config entries, the way mmdetection's tools do."""
 import argparse
+import logging
 import os
 import os.path as osp
 from typing import Callable, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from mmcv_patches.dist_utils import map_legacy_dist_env
-from mmcv_patches.optimizer import amp_optim_wrapper
+from ssd_npu.engine.friendly_errors import UsageError
 from ssd_npu.engine.graph_compile import compile_model, take_compile_options
 from ssd_npu.utils import register_all_modules
 from ssd_npu.utils.device import dist_backend, get_device
 
-
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags every command-line tool shares: config overrides, device and launcher."""
-    parser.add_argument('--device', choices=['npu', 'cuda', 'cpu'], help='default: npu > cuda > cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. train_dataloader.batch_size=4')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--compile', action='store_true',
-                        help='compile the model\'s static graphs with torch.compile (same as compile=True)')
-    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK instead.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+from .amp_flags import amp_optim_wrapper
+from .data_root import set_data_root
+from .legacy_config import is_legacy_config, upgrade_config
+from .legacy_flags import apply_legacy_test_flags, apply_legacy_train_flags
+from .legacy_launch_env import map_legacy_dist_env
+from .package_bases import resolved_package_bases
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a config file and merge ``--cfg-options`` into it."""
+    """Read a config file and merge ``--cfg-options`` into it; a 2.x config is converted (with a warning)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'Config file not found: {path}')
-    cfg = Config.fromfile(path)
-    if cfg_options:
+    with resolved_package_bases(path) as readable:
+        cfg = Config.fromfile(readable)
+    if cfg_options:  # before a 2.x conversion: a 2.x config's options use its own key names
         cfg.merge_from_dict(cfg_options)
+    if is_legacy_config(cfg):
+        print_log(f'{path} is an mmdetection 2.x config; converted in memory. To write the 3.x config '
+                  f'out: python tools/misc/upgrade_config.py {path} NEW.py', logger='current',
+                  level=logging.WARNING)
+        cfg = upgrade_config(cfg)
+    use_our_scope(cfg)
     return cfg
+
+
+def use_our_scope(cfg: Config) -> None:
+    """Build an mmdetection config (``default_scope='mmdet'``, or none) with ssd_npu's types, saying so.
+
+    Our type names are mmdetection's; without this, every type would be looked up in mmengine's
+    root registries (mmdet is not installed) and the first one of ours would be "unknown".
+    """
+    scope = cfg.get('default_scope')
+    if scope in (None, 'mmdet'):
+        print_log(f'default_scope is {scope!r} in the config; building it with ssd_npu\'s types '
+                  "(default_scope = 'ssd_npu'), which carry mmdetection's names", logger='current')
+        cfg.default_scope = 'ssd_npu'
 
 
 def _section(parent, key: str, default: Optional[dict] = None):
@@ -76,13 +92,20 @@ def apply_launch_options(cfg: Config, config_path: str, work_dir: Optional[str],
                 cfg[name]['pin_memory'] = False
 
 
+def _apply_data_root(cfg: Config, args) -> None:
+    if getattr(args, 'data_root', None):
+        set_data_root(cfg, args.data_root)
+
+
 def setup_train_config(cfg: Config, args) -> Config:
     """Apply ``tools/train.py``'s flags to ``cfg`` (in place) and return it.
 
     ``args`` carries ``config, work_dir, resume, amp, opt_level, launcher, seed, deterministic,
-    device, auto_scale_lr``.
+    device, auto_scale_lr``, and optionally ``data_root`` and the 2.x ``no_validate``.
     """
     apply_launch_options(cfg, args.config, args.work_dir, args.launcher, args.device)
+    _apply_data_root(cfg, args)
+    apply_legacy_train_flags(cfg, args)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -104,17 +127,26 @@ def setup_train_config(cfg: Config, args) -> Config:
 def setup_test_config(cfg: Config, args) -> Config:
     """Apply ``tools/test.py``'s flags to ``cfg`` (in place) and return it.
 
-    ``args`` carries ``config, checkpoint, work_dir, out, show, show_dir, show_gt, launcher, device``.
+    ``args`` carries ``config, checkpoint, work_dir, out, show, show_dir, show_gt, launcher, device``,
+    and optionally ``data_root``, ``wait_time``, ``tta`` and the 2.x flags (``legacy_flags``).
     """
     apply_launch_options(cfg, args.config, args.work_dir, args.launcher, args.device)
+    _apply_data_root(cfg, args)
+    if getattr(args, 'tta', False):
+        raise UsageError('--tta is not supported: ssd_npu has no test-time augmentation for SSD; '
+                         'test without it')
     cfg.load_from = args.checkpoint
+    apply_legacy_test_flags(cfg, args, get_device())
     if args.show or args.show_dir:
         hook = _section(_section(cfg, 'default_hooks'), 'visualization', dict(type='DetVisualizationHook'))
         hook['draw'] = True
         hook['show'] = args.show
         hook['draw_gt'] = args.show_gt
+        if getattr(args, 'wait_time', None) is not None:
+            hook['wait_time'] = args.wait_time
         if args.show_dir:
-            hook['test_out_dir'] = osp.abspath(args.show_dir)
+            # as mmdetection 3.3: a relative folder lands in <work_dir>/<timestamp>/
+            hook['test_out_dir'] = args.show_dir
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out must name a .pkl or .pickle file, got {args.out}')

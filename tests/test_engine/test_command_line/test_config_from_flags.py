@@ -4,14 +4,15 @@ import os
 import pytest
 from mmengine.config import Config
 
-from ssd_npu.engine.config_setup import (
+from ssd_npu.engine.command_line import (
     add_common_arguments,
     load_config,
     setup_test_config,
     setup_train_config,
 )
+from ssd_npu.engine.friendly_errors import UsageError
 
-DEMO = os.path.join(os.path.dirname(__file__), '..', '..', 'configs', 'synthetic_demo.py')
+DEMO = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'configs', 'synthetic_demo.py')
 
 
 def _train_args(*argv: str) -> argparse.Namespace:
@@ -99,3 +100,29 @@ def test_pinned_memory_is_turned_off_on_a_cpu_run(clean_env):
     args.config = coco
     cfg = setup_train_config(cfg, args)
     assert not cfg.train_dataloader.pin_memory and not cfg.val_dataloader.pin_memory
+
+
+@pytest.mark.parametrize('scope_line', ["default_scope = 'mmdet'\n", ''])
+def test_mmdetection_scope_or_none_builds_with_ours(tmp_path, scope_line):
+    config = tmp_path / 'mmdet_style.py'
+    config.write_text(f"_base_ = ['{os.path.abspath(DEMO)}']\n")
+    cfg = load_config(str(config))
+    assert cfg.default_scope == 'ssd_npu'
+    bare = tmp_path / 'bare.py'
+    bare.write_text(scope_line + 'model = dict(type="SSD")\n')
+    assert load_config(str(bare)).default_scope == 'ssd_npu'
+
+
+def test_mmdet_package_bases_resolve_to_our_configs(tmp_path):
+    config = tmp_path / 'mine.py'
+    config.write_text("_base_ = 'mmdet::ssd/ssd300_coco.py'\ntrain_dataloader = dict(batch_size=2)\n")
+    cfg = load_config(str(config))
+    assert cfg.model.backbone.type == 'SSDVGG' and cfg.train_dataloader.batch_size == 2
+    assert [path.name for path in tmp_path.iterdir()] == ['mine.py']  # the rewritten copy is gone
+
+
+def test_mmdet_package_bases_without_an_equivalent_are_named(tmp_path):
+    config = tmp_path / 'mine.py'
+    config.write_text("_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'\n")
+    with pytest.raises(UsageError, match='mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py.*ssd/ssd300'):
+        load_config(str(config))

@@ -6,10 +6,7 @@ import torch.nn as nn
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
-import mmcv_patches
-from mmcv_patches import builder
-
-mmcv_patches.apply()
+from ssd_npu.engine.optimizers import fused_sgd_builder as builder
 
 
 def _model() -> nn.Module:

@@ -8,12 +8,8 @@ from mmengine.optim import AmpOptimWrapper as MMEngineAmpOptimWrapper
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
-import mmcv_patches
-from mmcv_patches import optimizer as amp
 from mmcv_patches.checkpoint import safe_load
-from mmcv_patches.optimizer import AmpOptimWrapper, amp_optim_wrapper
-
-mmcv_patches.apply()
+from ssd_npu.engine.optimizers import AmpOptimWrapper
 
 SGD = dict(type='SGD', lr=0.1, momentum=0.9)
 
@@ -109,50 +105,12 @@ def test_loss_scaler_state_resumes(tmp_path):
     assert resumed.loss_scaler.get_scale() == wrapper.loss_scaler.get_scale() == 2.0 ** 15
 
 
-def test_training_log_shows_the_loss_scale(make_runner, tmp_path):
-    runner = make_runner(tmp_path, max_epochs=1)
+def test_training_log_shows_the_loss_scale(make_runner, toy_dataset, tmp_path):
+    amp = dict(type='AmpOptimWrapper', dtype='float16', optimizer=SGD)
+    runner = make_runner(toy_dataset(length=4), [], optim_wrapper=amp)
     runner.train()
     history = runner.message_hub.get_scalar('train/loss_scale')
     assert history.current() == runner.optim_wrapper.loss_scaler.get_scale()
-    log = next(tmp_path.glob('*/*.log')).read_text()
+    log = next(tmp_path.glob('work/*/*.log')).read_text()
     # LogProcessor prints the mean over its window (here both iterations)
     assert f'loss_scale: {history.mean():.4f}' in log
-
-
-@pytest.mark.parametrize('opt_level, use_amp, device, expected', [
-    (None, False, 'cuda', dict(type='OptimWrapper', optimizer=SGD)),
-    ('O0', False, 'cuda', dict(type='OptimWrapper', optimizer=SGD)),
-    ('O1', False, 'npu', dict(type='AmpOptimWrapper', optimizer=SGD, loss_scale='dynamic', dtype='float16')),
-    (None, True, 'cuda', dict(type='AmpOptimWrapper', optimizer=SGD, loss_scale='dynamic', dtype='float16')),
-    ('O1', True, 'cpu', dict(type='AmpOptimWrapper', optimizer=SGD, loss_scale='dynamic', dtype='bfloat16')),
-])
-def test_command_line_flags_map_onto_the_optim_wrapper(opt_level, use_amp, device, expected):
-    cfg = dict(type='OptimWrapper', optimizer=SGD)
-    assert amp_optim_wrapper(cfg, opt_level, use_amp, device) == expected
-    assert cfg == dict(type='OptimWrapper', optimizer=SGD)  # the config is not modified
-
-
-def test_o0_turns_an_amp_config_into_fp32():
-    cfg = dict(type='AmpOptimWrapper', optimizer=SGD, loss_scale=512.0, dtype='float16')
-    assert amp_optim_wrapper(cfg, 'O0', False, 'npu') == dict(type='OptimWrapper', optimizer=SGD)
-
-
-def test_config_dtype_and_static_scale_are_kept():
-    cfg = dict(optimizer=SGD, dtype='float16', loss_scale=512.0)
-    assert amp_optim_wrapper(cfg, None, True, 'cpu') == dict(
-        type='AmpOptimWrapper', optimizer=SGD, dtype='float16', loss_scale=512.0)
-
-
-def test_o2_means_o1_with_one_log_line(monkeypatch):
-    lines = []
-    monkeypatch.setattr(amp, 'print_log', lambda message, **kwargs: lines.append(message))
-    cfg = dict(optimizer=SGD)
-    assert amp_optim_wrapper(cfg, 'O2', False, 'cuda') == amp_optim_wrapper(cfg, 'O1', False, 'cuda')
-    assert len(lines) == 1 and 'O2' in lines[0]
-
-
-@pytest.mark.parametrize('opt_level, use_amp, device', [('O3', False, 'cuda'), ('O0', True, 'cuda'),
-                                                        ('O1', False, 'mps')])
-def test_bad_flags_are_refused(opt_level, use_amp, device):
-    with pytest.raises(ValueError):
-        amp_optim_wrapper(dict(optimizer=SGD), opt_level, use_amp, device)

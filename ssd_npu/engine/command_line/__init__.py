@@ -1,0 +1,28 @@
+"""The command-line layer: what ``tools/train.py``, ``tools/test.py`` and the run scripts share.
+
+Flags become config entries here (``--amp``, ``--resume``, ``--launcher``...), the old product's
+launch variables become torchrun's, and the Runner is built from the result.
+"""
+from .amp_flags import amp_optim_wrapper
+from .arguments import add_common_arguments
+from .config_from_flags import (
+    apply_launch_options,
+    build_runner,
+    load_config,
+    setup_test_config,
+    setup_train_config,
+)
+from .data_root import set_data_root
+from .legacy_flags import (
+    add_legacy_test_arguments,
+    add_legacy_train_arguments,
+    translate_legacy_test_flags,
+    translate_legacy_train_flags,
+)
+from .legacy_launch_env import map_legacy_dist_env
+
+__all__ = [
+    'add_common_arguments', 'add_legacy_test_arguments', 'add_legacy_train_arguments', 'amp_optim_wrapper',
+    'apply_launch_options', 'build_runner', 'load_config', 'map_legacy_dist_env', 'set_data_root',
+    'setup_test_config', 'setup_train_config', 'translate_legacy_test_flags', 'translate_legacy_train_flags',
+]
