@@ -21,6 +21,7 @@ from mmengine.model import BaseModule
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from ssd_npu.models.layers import batched_nms
 from ssd_npu.models.task_modules import PseudoSampler
 from ssd_npu.registry import MODELS, TASK_UTILS
 from ssd_npu.structures import DetDataSample, GroundTruthPadding, PaddedGroundTruth
@@ -71,7 +72,7 @@ class SSDHead(BaseModule):
     Inference parameters (``test_cfg``): nms_pre, score_thr, nms=dict(type='nms',
         iou_threshold), min_bbox_size, max_per_img, and ours: topk_per_class (-1: off; k keeps
         each class's k best candidates of all levels before NMS, as torchvision's SSD does),
-        nms_candidates (4 * max_per_img: the best candidates the static NMS looks at; the
+        nms_candidates (2 * max_per_img: the best candidates the static NMS looks at; the
         result stays exact, see ``ssd_post_processing.py``).
     """
 
@@ -432,7 +433,7 @@ class SSDHead(BaseModule):
             raise ValueError(f"SSDHead: test_cfg.nms.type must be 'nms', got {nms_cfg['type']!r}")
         max_per_img = cfg.get('max_per_img', 200)
         if nms_candidates is None:
-            nms_candidates = cfg.get('nms_candidates', 4 * max_per_img)
+            nms_candidates = cfg.get('nms_candidates', 2 * max_per_img)
         mlvl_anchors = self.prior_generator.grid_priors([s.shape[-2:] for s in cls_scores],
                                                         device=cls_scores[0].device)
         return batched_ssd_detections(
@@ -446,14 +447,16 @@ class SSDHead(BaseModule):
     def exact_detections(self, cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor], img_shape: Tensor,
                          inv_scale_factor: Optional[Tensor] = None, cfg: Optional[dict] = None,
                          with_nms: bool = True) -> InstanceData:
-        """One image (batch of 1) with every candidate in NMS and as many rounds as it takes."""
-        iterations = 64
-        while True:
-            dets = self.batch_detections(cls_scores, bbox_preds, img_shape, inv_scale_factor, cfg, with_nms,
-                                         nms_candidates=-1, nms_iterations=iterations)
-            if bool(dets.exact.all()):
-                return self.split_detections(dets)[0]
-            iterations *= 4
+        """One image (a batch of 1): every candidate of :meth:`batch_detections` through class-aware
+        NMS with data-dependent shapes (torchvision's kernel where the device has it), the exact path."""
+        cfg = self.test_cfg if cfg is None else cfg
+        candidates = self.split_detections(self.batch_detections(
+            cls_scores, bbox_preds, img_shape, inv_scale_factor, cfg, with_nms=False, nms_candidates=-1))[0]
+        if not with_nms:
+            return candidates
+        iou_threshold = cfg['nms']['iou_threshold']
+        keep = batched_nms(candidates.bboxes, candidates.scores, candidates.labels, iou_threshold)
+        return candidates[keep[:cfg.get('max_per_img', 200)]]
 
     @staticmethod
     def shape_tensors(batch_img_metas: Sequence[dict], rescale: bool,

@@ -18,8 +18,8 @@ Greedy NMS decides a box from higher-scored boxes only, so NMS over the best
 ``T`` candidates gives the exact first survivors whenever ``max_per_img`` of
 them survive (or every valid candidate is among the ``T``). Each image
 reports whether that held and whether the fixed point was reached;
-:meth:`SSDHead.predict_by_feat` recomputes the rare batches where it did not
-with all candidates, so its results equal mmdetection's.
+:meth:`SSDHead.predict_by_feat` recomputes the rare images where it did not
+with every candidate and torchvision's NMS kernel, so its results equal mmdetection's.
 """
 from typing import NamedTuple, Optional, Sequence, Tuple
 
@@ -88,6 +88,10 @@ def greedy_nms_keep(boxes: Tensor, labels: Tensor, valid: Tensor, iou_threshold:
     for _ in range(iterations):
         previous = keep
         keep = valid & ~(suppresses & keep[:, :, None]).any(dim=1)
+        # Eagerly, stop at the fixed point (a host sync per round, cheap next to the rounds saved);
+        # a compiled graph keeps its fixed number of rounds.
+        if not torch.compiler.is_compiling() and torch.equal(keep, previous):
+            break
     return keep, (keep == previous).all(dim=1)
 
 
@@ -118,17 +122,25 @@ def batched_ssd_detections(cls_scores: Sequence[Tensor], bbox_preds: Sequence[Te
     num_images = cls_scores[0].size(0)
     mlvl_scores, mlvl_indices, mlvl_boxes = [], [], []
     for cls_score, bbox_pred, anchors in zip(cls_scores, bbox_preds, mlvl_anchors):
-        scores = cls_score.permute(0, 2, 3, 1).reshape(num_images, -1, num_classes + 1).float().softmax(-1)
-        scores = scores[..., :num_classes].reshape(num_images, -1)
-        k = scores.size(1) if nms_pre <= 0 else min(nms_pre, scores.size(1))
-        top_scores, top_idx = scores.topk(k, dim=1)
-        anchor_idx = top_idx // num_classes
+        # Softmax over the class axis of the [B, A, C + 1, H * W] layout the conv writes: no transposed
+        # copy of the logits. Background (the last class) scores -1 instead of being sliced off.
+        height, width = cls_score.shape[-2:]
+        scores = cls_score.float().view(num_images, -1, num_classes + 1, height * width).softmax(2)
+        scores[:, :, num_classes] = -1
+        per_anchor = num_classes + 1
+        num_pairs = scores[0].numel() // per_anchor * num_classes
+        k = num_pairs if nms_pre <= 0 else min(nms_pre, num_pairs)
+        top_scores, top_idx = scores.view(num_images, -1).topk(k, dim=1)
+        # Flat index -> (anchor a, class c, location hw); mmdetection's anchor order is (hw, a).
+        location = top_idx % (height * width)
+        label = top_idx // (height * width) % per_anchor
+        anchor_idx = location * scores.size(1) + top_idx // (per_anchor * height * width)
         deltas = bbox_pred.permute(0, 2, 3, 1).reshape(num_images, -1, 4).float()
         mlvl_boxes.append(bbox_coder.decode(anchors[anchor_idx],
                                             deltas.gather(1, anchor_idx[..., None].expand(-1, -1, 4)),
                                             max_shape=img_shapes))
         mlvl_scores.append(top_scores)
-        mlvl_indices.append(top_idx % num_classes)
+        mlvl_indices.append(label)
     boxes = torch.cat(mlvl_boxes, dim=1)
     scores = torch.cat(mlvl_scores, dim=1)
     labels = torch.cat(mlvl_indices, dim=1)
@@ -141,7 +153,8 @@ def batched_ssd_detections(cls_scores: Sequence[Tensor], bbox_preds: Sequence[Te
         valid &= _rank_within_label(torch.where(valid, scores, -1), labels) < topk_per_class
 
     # Best candidates first; masked ones sort last with score -1.
-    num_candidates = scores.size(1) if nms_candidates <= 0 else min(nms_candidates, scores.size(1))
+    total = scores.size(1)
+    num_candidates = total if nms_candidates <= 0 else min(nms_candidates, total)
     scores, order = torch.where(valid, scores, -1).topk(num_candidates, dim=1)
     boxes = boxes.gather(1, order[..., None].expand(-1, -1, 4))
     labels = labels.gather(1, order)
@@ -157,9 +170,10 @@ def batched_ssd_detections(cls_scores: Sequence[Tensor], bbox_preds: Sequence[Te
     out_scores, out_index = torch.where(keep, scores, -1).topk(out_size, dim=1)
     num_dets = num_kept.clamp(max=out_size)
     filled = torch.arange(out_size, device=scores.device) < num_dets[:, None]
-    all_seen = torch.full_like(num_valid, nms_candidates <= 0 or nms_candidates >= scores.size(1),
-                               dtype=torch.bool) | (num_valid < num_candidates)
-    exact = converged & (all_seen | (num_kept >= out_size))
+    # Every valid candidate took part if the window holds all pairs or some invalid ones.
+    all_seen = (num_valid < num_candidates) | (num_candidates == total)
+    # Or the window already holds max_per_img survivors, which later candidates cannot change.
+    exact = converged & (all_seen | ((num_kept >= max_per_img) if with_nms else False))
     return BatchDetections(
         bboxes=torch.where(filled[..., None], boxes.gather(1, out_index[..., None].expand(-1, -1, 4)), 0),
         scores=torch.where(filled, out_scores, 0),

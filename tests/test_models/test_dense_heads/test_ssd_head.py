@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 from mmengine.structures import InstanceData
-from ssd_head_oracle import ssd_loss_reference
+from ssd_head_oracle import detections_reference, ssd_loss_reference
 from torch.profiler import profile
 
 from ssd_npu.models.dense_heads import SSDHead
@@ -289,3 +289,33 @@ def test_rank_within_label_orders_each_labels_scores():
     scores = torch.tensor([[0.9, 0.1, 0.8, 0.7, 0.6, 0.95, 0.2]])
     labels = torch.tensor([[0, 0, 1, 0, 1, 2, 1]])
     assert _rank_within_label(scores, labels).tolist() == [[0, 2, 0, 1, 1, 0, 2]]
+
+
+@pytest.mark.parametrize('nms_candidates', [-1, 8, 400])
+@pytest.mark.parametrize('max_per_img', [5, 200])
+def test_batched_detections_equal_mmdetection_per_image_post_processing(nms_candidates, max_per_img):
+    """Static batched post-processing == mmdetection's per-image algorithm (torchvision's NMS kernel),
+    also when the bounded NMS window is too small and images fall back to the exact path."""
+    head = small_head()
+    head.eval()
+    head.test_cfg = {**TEST_CFG, 'max_per_img': max_per_img, 'nms_candidates': nms_candidates}
+    cls, reg = head_outputs(head, 3, seed=11)
+    metas = [s.metainfo for s in samples([0, 0, 0])]
+    got = head.predict_by_feat(cls, reg, batch_img_metas=metas, rescale=True)
+    expected = detections_reference(head, cls, reg, metas, rescale=True)
+    for det, (bboxes, scores, labels) in zip(got, expected):
+        assert len(det) == len(bboxes) > 0
+        torch.testing.assert_close(det.bboxes, bboxes, atol=1e-3, rtol=0)
+        torch.testing.assert_close(det.scores, scores, atol=1e-5, rtol=0)
+        assert torch.equal(det.labels, labels)
+
+
+def test_bounded_nms_reports_when_it_is_not_final():
+    head = small_head()
+    head.test_cfg = {**TEST_CFG, 'nms_candidates': 8}
+    cls, reg = head_outputs(head, 2, seed=11)
+    dets = head.batch_detections(cls, reg, torch.full((2, 2), 64))
+    # 8 candidates cannot hold 200 survivors while more valid candidates wait outside the window.
+    assert dets.bboxes.shape == (2, 8, 4) and not dets.exact.any()
+    head.test_cfg = {**TEST_CFG, 'nms_candidates': -1}
+    assert head.batch_detections(cls, reg, torch.full((2, 2), 64)).exact.all()
