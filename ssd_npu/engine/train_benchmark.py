@@ -20,6 +20,7 @@ class StepTimes:
     forward: List[float] = field(default_factory=list)
     backward: List[float] = field(default_factory=list)
     optimizer: List[float] = field(default_factory=list)
+    first_step: float = 0.0   # seconds of the first (warm-up) step: graph compilation when compiled
 
     @property
     def total(self) -> List[float]:
@@ -56,7 +57,7 @@ def _synchronize(device: torch.device) -> None:
 
 
 def time_training(cfg: Config, batches: Callable[[], Iterator[dict]], iterations: int, warmup: int,
-                  device: str) -> StepTimes:
+                  device: str, compile_options: Optional[dict] = None) -> StepTimes:
     """Run ``warmup + iterations`` training steps of ``cfg.model`` and time the measured ones.
 
     Args:
@@ -64,9 +65,12 @@ def time_training(cfg: Config, batches: Callable[[], Iterator[dict]], iterations
         batches: Returns an iterator of collated batches (synthetic or from the dataloader);
             the time to get the next batch is the "data" phase.
         device: 'cpu', 'cuda' or 'npu'.
+        compile_options: ``torch.compile`` arguments to compile the model's static regions, or None.
     """
     model = MODELS.build(cfg.model).to(device)
     model.train()
+    if compile_options is not None:
+        model.compile(**compile_options)
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     torch_device = torch.device(device)
     times = StepTimes()
@@ -89,6 +93,8 @@ def time_training(cfg: Config, batches: Callable[[], Iterator[dict]], iterations
         optim_wrapper.zero_grad()
         _synchronize(torch_device)
         stepped = time.perf_counter()
+        if step == 0:
+            times.first_step = stepped - start
         if step >= warmup:
             times.data.append(loaded - start)
             times.forward.append(forwarded - loaded)

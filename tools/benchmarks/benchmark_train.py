@@ -7,8 +7,10 @@ own train dataloader (data loading included).
 """
 import argparse
 import itertools
+import json
 import statistics
 
+import torch
 from mmengine.config import DictAction
 
 
@@ -21,6 +23,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, help='default: the config\'s train batch size')
     parser.add_argument('--device', choices=['npu', 'cuda', 'cpu'], help='default: npu > cuda > cpu')
     parser.add_argument('--amp', action='store_true', help='autocast + dynamic loss scaling')
+    parser.add_argument('--compile', action='store_true',
+                        help='compile the static regions (torch.compile, Inductor); the first step compiles')
+    parser.add_argument('--json', action='store_true', help='print one JSON object instead of the table')
     parser.add_argument('--with-data', action='store_true',
                         help='also measure with the config\'s train dataloader (needs its dataset)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
@@ -54,12 +59,22 @@ def run(args: argparse.Namespace) -> None:
     input_size = cfg.get('input_size', cfg.model.bbox_head.anchor_generator.get('input_size', 300))
     num_classes = cfg.model.bbox_head.num_classes
     batch = synthetic_batch(batch_size, input_size, num_classes)
+    compile_options = {} if args.compile else None
     rows = [('synthetic batches', time_training(cfg, lambda: itertools.repeat(batch), args.iters,
-                                                args.warmup, device))]
+                                                args.warmup, device, compile_options))]
     if args.with_data:
         dataloader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
         rows.append(('train dataloader', time_training(cfg, lambda: itertools.cycle(dataloader), args.iters,
-                                                       args.warmup, device)))
+                                                       args.warmup, device, compile_options)))
+    if args.json:
+        mean = statistics.mean
+        print(json.dumps(dict(
+            benchmark='train_step', config=args.config, device=str(device), batch=batch_size,
+            input_size=input_size, amp=args.amp, compile=args.compile, threads=torch.get_num_threads(),
+            img_per_s=batch_size / mean(rows[0][1].total), s_per_iter=mean(rows[0][1].total),
+            first_step_s=rows[0][1].first_step,
+            **({'img_per_s_with_data': batch_size / mean(rows[1][1].total)} if args.with_data else {}))))
+        return
     print(f'{args.config}: device {device}, batch {batch_size}, input {input_size}x{input_size}, '
           f'{"AMP" if args.amp else "fp32"}, {args.iters} measured iterations')
     print(f'| {"source":<18} | img/s | s/iter | data | forward | backward | optimizer |')
