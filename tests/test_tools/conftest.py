@@ -6,15 +6,18 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from mmengine.config import Config
 
 REPO = Path(__file__).resolve().parents[2]
 
-# A hook that kills its own process (SIGKILL: no clean-up, as a crashed node or the OOM killer)
-# in the middle of a chosen epoch, for the kill-and-resume test.
+# A hook that sends a signal to its own process in the middle of a chosen epoch: SIGKILL (no
+# clean-up, as a crashed node or the OOM killer) for kill-and-resume tests, SIGTERM for
+# preemption; ``rank`` limits it to one process of a distributed run.
 KILL_HOOK = textwrap.dedent('''
     import os
     import signal
 
+    from mmengine.dist import get_rank
     from mmengine.hooks import Hook
 
     from ssd_npu.registry import HOOKS
@@ -22,12 +25,14 @@ KILL_HOOK = textwrap.dedent('''
 
     @HOOKS.register_module()
     class KillAtIterHook(Hook):
-        def __init__(self, epoch, iteration):
+        def __init__(self, epoch, iteration, signal_name='SIGKILL', rank=None):
             self.epoch, self.iteration = epoch, iteration
+            self.signal, self.rank = getattr(signal, signal_name), rank
 
         def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-            if runner.epoch + 1 == self.epoch and batch_idx + 1 == self.iteration:
-                os.kill(os.getpid(), signal.SIGKILL)
+            if (runner.epoch + 1 == self.epoch and batch_idx + 1 == self.iteration
+                    and self.rank in (None, get_rank())):
+                os.kill(os.getpid(), self.signal)
 ''')
 
 
@@ -81,6 +86,22 @@ def make_tiny_config(tmp_path, synthetic_root):
     return lambda extra='': write_tiny_config(tmp_path, synthetic_root, extra)
 
 
-@pytest.fixture
+@pytest.fixture(scope='session')
 def run_tool():
     return _run_tool
+
+
+@pytest.fixture(scope='session')
+def write_config(synthetic_root):
+    """``write_config(folder, extra)``: :func:`write_tiny_config` for fixtures wider than a test."""
+    return lambda folder, extra='': write_tiny_config(folder, synthetic_root, extra)
+
+
+@pytest.fixture(scope='session')
+def with_hooks():
+    """``with_hooks(*hooks)``: config text with the default custom hooks plus ``hooks`` (dicts),
+    and the import of :data:`KILL_HOOK`."""
+    default = [dict(hook) for hook in
+               Config.fromfile(str(REPO / 'configs' / '_base_' / 'default_runtime.py')).custom_hooks]
+    imports = "custom_imports = dict(imports=['kill_at_iter_hook'], allow_failed_imports=False)\n"
+    return lambda *hooks: imports + f'custom_hooks = {default + list(hooks)!r}\n'
