@@ -67,12 +67,14 @@ def write_tiny_config(folder: Path, data_root: Path, extra: str = '') -> Path:
 
 
 def _run_tool(args: list, cwd: Path, env: dict = None, timeout: int = 600,
-              run_in: Path = REPO) -> subprocess.CompletedProcess:
+              run_in: Path = REPO, preexec_fn=None) -> subprocess.CompletedProcess:
     """Run a command in ``run_in`` (default: the repository root) with ``cwd`` on PYTHONPATH
-    (for the custom hooks written there); ``python`` stands for this interpreter."""
+    (for the custom hooks written there); ``python`` stands for this interpreter. ``preexec_fn``
+    runs in the child before the command (e.g. to set resource limits)."""
     full_env = {**os.environ, 'PYTHONPATH': f'{cwd}{os.pathsep}{REPO}', 'OMP_NUM_THREADS': '1', **(env or {})}
     args = [sys.executable if arg == 'python' else arg for arg in args]
-    return subprocess.run(args, cwd=run_in, env=full_env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(args, cwd=run_in, env=full_env, capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=preexec_fn)
 
 
 @pytest.fixture(scope='session')
