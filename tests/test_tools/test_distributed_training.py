@@ -1,4 +1,5 @@
 """Two processes (gloo on CPU, started by run_8p.sh) compute what one process computes."""
+import re
 import socket
 
 import pytest
@@ -57,3 +58,27 @@ def test_run_8p_fails_when_training_fails(tmp_path, run_tool):
     result = run_tool(['bash', 'run_8p.sh', str(tmp_path / 'missing_config.py')], tmp_path, env=env)
     assert result.returncode != 0
     assert 'Config file not found' in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_a_dead_rank_stops_the_job_and_the_checkpoint_resumes(tmp_path, make_tiny_config, run_tool, with_hooks):
+    # Rank 1 dies (SIGKILL: no clean-up, as an OOM kill or a lost node) in epoch 2, after epoch_1.pth.
+    config = make_tiny_config(with_hooks(dict(type='KillAtIterHook', epoch=2, iteration=2, rank=1)))
+    work_dir = tmp_path / 'w'
+    env = dict(NPROC='2', WORK_DIR=str(work_dir), MASTER_PORT=str(_free_port()), SSD_NPU_DIST_TIMEOUT='120')
+    # The subprocess timeout (collective timeout + 60 s + start-up) fails the test if the job hangs.
+    dead = run_tool(['bash', 'run_8p.sh', str(config), '--seed', '0',
+                     '--cfg-options', 'train_dataloader.batch_size=2'], tmp_path, env=env, timeout=600)
+    log = dead.stdout + dead.stderr
+    assert dead.returncode != 0
+    # torchrun's report names the rank that died first.
+    root_cause = log[log.index('Root Cause'):]
+    assert re.search(r'rank\s*: 1 \(local_rank: 1\)', root_cause) and 'SIGKILL' in root_cause, log[-3000:]
+    assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'epoch_1.pth')
+    assert safe_load(str(work_dir / 'epoch_1.pth'))['meta']['epoch'] == 1
+
+    env['MASTER_PORT'] = str(_free_port())
+    resumed = run_tool(['bash', 'run_8p.sh', str(make_tiny_config()), '--seed', '0', '--resume',
+                        '--cfg-options', 'train_dataloader.batch_size=2'], tmp_path, env=env, timeout=600)
+    assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
+    assert 'resumed epoch: 1' in resumed.stdout and (work_dir / 'epoch_2.pth').exists()
