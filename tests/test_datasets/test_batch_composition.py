@@ -22,7 +22,8 @@ def data_root(tmp_path_factory):
 
 
 @pytest.mark.parametrize('world_size', [1, 2])
-@pytest.mark.parametrize('size', [2 * BATCH, 2 * BATCH + 1, 2 * BATCH + BATCH - 1])  # remainders 0, 1, batch-1
+# Remainders 0, 1 and batch - 1.
+@pytest.mark.parametrize('size', [2 * BATCH, 2 * BATCH + 1, 2 * BATCH + BATCH - 1])
 def test_every_training_batch_is_full(data_root, size, world_size, monkeypatch):
     cfg = Config.fromfile(str(CONFIG)).train_dataloader
     cfg.update(batch_size=BATCH, num_workers=0, persistent_workers=False)
@@ -31,7 +32,7 @@ def test_every_training_batch_is_full(data_root, size, world_size, monkeypatch):
                                  dict(type='PackDetInputs')])
     batch_sizes = []
     for rank in range(world_size):
-        monkeypatch.setattr(mmengine.dataset.sampler, 'get_dist_info', lambda: (rank, world_size))
+        monkeypatch.setattr(mmengine.dataset.sampler, 'get_dist_info', lambda rank=rank: (rank, world_size))
         loader = Runner.build_dataloader(cfg)
         assert len(loader.dataset) == size
         batch_sizes += [len(batch['inputs']) for batch in loader]
