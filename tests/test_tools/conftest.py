@@ -9,6 +9,9 @@ import pytest
 from mmengine.config import Config
 
 REPO = Path(__file__).resolve().parents[2]
+# How long a tool may run before the test calls it hung: about 5x the slowest (the demo, ~5 min
+# on an idle 2-core machine), so that no test depends on the machine's speed or load.
+HANG_LIMIT_S = 1800
 
 # A hook that sends a signal to its own process in the middle of a chosen epoch: SIGKILL (no
 # clean-up, as a crashed node or the OOM killer) for kill-and-resume tests, SIGTERM for
@@ -66,7 +69,7 @@ def write_tiny_config(folder: Path, data_root: Path, extra: str = '') -> Path:
     return config
 
 
-def _run_tool(args: list, cwd: Path, env: dict = None, timeout: int = 600,
+def _run_tool(args: list, cwd: Path, env: dict = None, timeout: int = HANG_LIMIT_S,
               run_in: Path = REPO, preexec_fn=None) -> subprocess.CompletedProcess:
     """Run a command in ``run_in`` (default: the repository root) with ``cwd`` on PYTHONPATH
     (for the custom hooks written there); ``python`` stands for this interpreter. ``preexec_fn``
