@@ -83,3 +83,27 @@ def test_a_dead_rank_stops_the_job_and_the_checkpoint_resumes(tmp_path, make_tin
                         '--cfg-options', 'train_dataloader.batch_size=2'], tmp_path, env=env)
     assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
     assert 'resumed epoch: 1' in resumed.stdout and (work_dir / 'epoch_2.pth').exists()
+
+
+@pytest.mark.slow
+def test_sigterm_to_one_rank_stops_every_rank_after_the_same_iteration(tmp_path, make_tiny_config, run_tool,
+                                                                        with_hooks):
+    # Preemption may reach the ranks at different times; here only rank 1 is signalled.
+    signal_rank_1 = dict(type='KillAtIterHook', epoch=2, iteration=2, signal_name='SIGTERM', rank=1)
+    config = make_tiny_config(with_hooks(signal_rank_1))
+    work_dir = tmp_path / 'w'
+    env = dict(NPROC='2', WORK_DIR=str(work_dir), MASTER_PORT=str(_free_port()))
+    flags = ['--seed', '0', '--cfg-options', 'train_dataloader.batch_size=2']
+    preempted = run_tool(['bash', 'run_8p.sh', str(config)] + flags, tmp_path, env=env)
+    log = preempted.stdout + preempted.stderr
+    assert preempted.returncode == 0, log[-3000:]
+    # 4 iterations per epoch: iteration 6 is the second of epoch 2.
+    assert 'Stopped by another rank after iteration 6 (epoch 2, batch 2)' in log
+    assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'iter_6.pth')
+
+    env['MASTER_PORT'] = str(_free_port())
+    resumed = run_tool(['bash', 'run_8p.sh', str(make_tiny_config())] + flags + ['--resume'], tmp_path,
+                       env=env)
+    log = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 0, log[-3000:]
+    assert 'skipping the 2 of its 4 iterations' in log and (work_dir / 'epoch_2.pth').exists()
