@@ -34,10 +34,15 @@ class PreemptionHook(Hook):
     def __init__(self, signals: tuple = ('SIGTERM', )) -> None:
         self.signals = [getattr(signal, name) for name in signals]
         self._received = None
+        self._previous_handlers: dict = {}
 
     def before_train(self, runner) -> None:
         for signum in self.signals:
-            signal.signal(signum, self._on_signal)
+            self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
+
+    def after_train(self, runner) -> None:
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)
 
     def _on_signal(self, signum, frame) -> None:
         # Dataloader workers forked after this inherit the handler: they keep serving batches
