@@ -63,7 +63,9 @@ class PreemptionHook(Hook):
         path = write_checkpoint_and_pointer(runner, runner.work_dir, f'iter_{done}.pth',
                                             meta=dict(epoch=runner.epoch, iter=done), by_epoch=False)
         cause = self._received or 'another rank'
+        # Counted from the epoch start (batch_idx restarts at 0 in an epoch resumed part-way).
+        batch = done - runner.epoch * len(runner.train_dataloader)
         runner.logger.info(f'Stopped by {cause} after iteration {done} (epoch {runner.epoch + 1}, '
-                           f'batch {batch_idx + 1}); checkpoint {path} written. '
+                           f'batch {batch}); checkpoint {path} written. '
                            'Continue with --resume.')
         sys.exit(0)
