@@ -6,6 +6,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # One checkpoint per epoch, the newest 3 kept; `--resume` picks the newest complete one.
+    # (ssd_npu's CheckpointHook: a failed write keeps the previous checkpoint loadable.)
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_best='auto'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'))
@@ -18,9 +19,14 @@ custom_hooks = [
     dict(type='NonFiniteLossHook', max_consecutive=10),
     # Images/s per device and in total, device memory, and an end-of-epoch throughput summary.
     dict(type='ThroughputHook'),
-    # Reseeds every RNG from (seed, epoch) at each epoch start, so that a resumed run repeats
-    # exactly what an uninterrupted run would have done from that epoch on.
+    # Reseeds every RNG from (seed, epoch) at each epoch start and augments each sample from
+    # (seed, epoch, index), so that a resumed run repeats what an uninterrupted run would do.
     dict(type='EpochSeedHook'),
+    # A run resumed from a mid-epoch checkpoint continues that epoch where it stopped.
+    dict(type='MidEpochResumeHook'),
+    # SIGTERM (Slurm, Kubernetes preemption): finish the iteration on every rank, write
+    # iter_<N>.pth, exit 0; `--resume` continues from that iteration.
+    dict(type='PreemptionHook'),
     # Counts the samples the datasets skipped (corrupt images, broken boxes) and reports once per epoch.
     dict(type='BadSampleReportHook'),
 ]

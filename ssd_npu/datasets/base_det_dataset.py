@@ -9,10 +9,11 @@ from mmengine.logging import print_log
 from ssd_npu.registry import DATASETS
 
 from .bad_samples import SharedCounter
+from .sample_seeding import PerSampleSeedMixin, SampleSeed
 
 
 @DATASETS.register_module()
-class BaseDetDataset(BaseDataset):
+class BaseDetDataset(PerSampleSeedMixin, BaseDataset):
     """mmengine's :class:`~mmengine.dataset.BaseDataset` with the detection data contract.
 
     Each data info is ``dict(img_path, img_id, height, width, instances)`` with
@@ -24,6 +25,10 @@ class BaseDetDataset(BaseDataset):
     ``LoadImageFromFile``) is replaced by another random sample in training, as mmengine does,
     and counted in :attr:`skipped_samples`, which dataloader workers share with the main
     process. In test mode such a sample raises, since evaluation cannot skip an image.
+
+    Randomness: once :attr:`sample_seed` is set (``EpochSeedHook`` does, in training), sample
+    ``idx`` is processed with the RNGs seeded from (seed, epoch, idx), see
+    :mod:`.sample_seeding`.
 
     Args:
         backend_args: file backend arguments of mmengine's fileio, for the annotation file.
@@ -38,6 +43,7 @@ class BaseDetDataset(BaseDataset):
     def __init__(self, *args, backend_args: Optional[dict] = None, **kwargs) -> None:
         self.backend_args = backend_args
         self.skipped_samples = SharedCounter()
+        self.sample_seed = SampleSeed()
         self.parse_problems: dict = {}
         super().__init__(*args, **kwargs)
 

@@ -97,7 +97,7 @@ def test_voc0712_config_concatenates_both_years(tmp_path, write_jpeg):
 
 @pytest.mark.parametrize('input_size', [300, 512])
 def test_synthetic_config_and_its_input_size(tmp_path, input_size):
-    generate_synthetic_coco(str(tmp_path), num_train=4, num_val=2, width=96, height=80,
+    generate_synthetic_coco(str(tmp_path), num_train=8, num_val=2, width=96, height=80,
                             min_object=12, max_object=40)
     text = (CONFIGS / 'synthetic_coco.py').read_text().replace(
         'input_size = 300', f'input_size = {input_size}')

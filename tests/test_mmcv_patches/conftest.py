@@ -84,13 +84,13 @@ def _free_port() -> int:
 
 @pytest.fixture
 def launch_ranks() -> Callable[..., List[dict]]:
-    """launch_ranks(scenario, rank_envs, wait_for=None, timeout=60, launcher='pytorch'): start
+    """launch_ranks(scenario, rank_envs, wait_for=None, timeout=600, launcher='pytorch'): start
     ``dist_worker.py`` once per env (plus MASTER_PORT, SSD_NPU_DEVICE=cpu), return the JSON results
     of the ranks waited for (default all); the others are killed."""
     processes: List[subprocess.Popen] = []
 
     def launch(scenario: str, rank_envs: List[dict], wait_for: Optional[List[int]] = None,
-               timeout: float = 60, launcher: str = 'pytorch') -> List[dict]:
+               timeout: float = 600, launcher: str = 'pytorch') -> List[dict]:
         port = str(_free_port())
         for rank_env in rank_envs:
             env = {key: value for key, value in os.environ.items() if key not in LAUNCH_VARIABLES}

@@ -6,15 +6,21 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from mmengine.config import Config
 
 REPO = Path(__file__).resolve().parents[2]
+# How long a tool may run before the test calls it hung: over 10x the slowest (the demo, ~5 min
+# on an idle 2-core machine), so that no test depends on the machine's speed or load.
+HANG_LIMIT_S = 3600
 
-# A hook that kills its own process (SIGKILL: no clean-up, as a crashed node or the OOM killer)
-# in the middle of a chosen epoch, for the kill-and-resume test.
+# A hook that sends a signal to its own process in the middle of a chosen epoch: SIGKILL (no
+# clean-up, as a crashed node or the OOM killer) for kill-and-resume tests, SIGTERM for
+# preemption; ``rank`` limits it to one process of a distributed run.
 KILL_HOOK = textwrap.dedent('''
     import os
     import signal
 
+    from mmengine.dist import get_rank
     from mmengine.hooks import Hook
 
     from ssd_npu.registry import HOOKS
@@ -22,12 +28,14 @@ KILL_HOOK = textwrap.dedent('''
 
     @HOOKS.register_module()
     class KillAtIterHook(Hook):
-        def __init__(self, epoch, iteration):
+        def __init__(self, epoch, iteration, signal_name='SIGKILL', rank=None):
             self.epoch, self.iteration = epoch, iteration
+            self.signal, self.rank = getattr(signal, signal_name), rank
 
         def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-            if runner.epoch + 1 == self.epoch and batch_idx + 1 == self.iteration:
-                os.kill(os.getpid(), signal.SIGKILL)
+            if (runner.epoch + 1 == self.epoch and batch_idx + 1 == self.iteration
+                    and self.rank in (None, get_rank())):
+                os.kill(os.getpid(), self.signal)
 ''')
 
 
@@ -61,13 +69,15 @@ def write_tiny_config(folder: Path, data_root: Path, extra: str = '') -> Path:
     return config
 
 
-def _run_tool(args: list, cwd: Path, env: dict = None, timeout: int = 600,
-              run_in: Path = REPO) -> subprocess.CompletedProcess:
+def _run_tool(args: list, cwd: Path, env: dict = None, timeout: int = HANG_LIMIT_S,
+              run_in: Path = REPO, preexec_fn=None) -> subprocess.CompletedProcess:
     """Run a command in ``run_in`` (default: the repository root) with ``cwd`` on PYTHONPATH
-    (for the custom hooks written there); ``python`` stands for this interpreter."""
+    (for the custom hooks written there); ``python`` stands for this interpreter. ``preexec_fn``
+    runs in the child before the command (e.g. to set resource limits)."""
     full_env = {**os.environ, 'PYTHONPATH': f'{cwd}{os.pathsep}{REPO}', 'OMP_NUM_THREADS': '1', **(env or {})}
     args = [sys.executable if arg == 'python' else arg for arg in args]
-    return subprocess.run(args, cwd=run_in, env=full_env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(args, cwd=run_in, env=full_env, capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=preexec_fn)
 
 
 @pytest.fixture(scope='session')
@@ -81,6 +91,22 @@ def make_tiny_config(tmp_path, synthetic_root):
     return lambda extra='': write_tiny_config(tmp_path, synthetic_root, extra)
 
 
-@pytest.fixture
+@pytest.fixture(scope='session')
 def run_tool():
     return _run_tool
+
+
+@pytest.fixture(scope='session')
+def write_config(synthetic_root):
+    """``write_config(folder, extra)``: :func:`write_tiny_config` for fixtures wider than a test."""
+    return lambda folder, extra='': write_tiny_config(folder, synthetic_root, extra)
+
+
+@pytest.fixture(scope='session')
+def with_hooks():
+    """``with_hooks(*hooks)``: config text with the default custom hooks plus ``hooks`` (dicts),
+    and the import of :data:`KILL_HOOK`."""
+    default = [dict(hook) for hook in
+               Config.fromfile(str(REPO / 'configs' / '_base_' / 'default_runtime.py')).custom_hooks]
+    imports = "custom_imports = dict(imports=['kill_at_iter_hook'], allow_failed_imports=False)\n"
+    return lambda *hooks: imports + f'custom_hooks = {default + list(hooks)!r}\n'

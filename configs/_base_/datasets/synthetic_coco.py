@@ -34,9 +34,10 @@ train_dataloader = dict(
     batch_size=8,
     num_workers=num_workers,
     persistent_workers=True,
-    # Workers seed numpy/random from the seed torch gives them (derived from the per-epoch seed
-    # of EpochSeedHook), instead of mmengine's fixed per-worker seed.
-    worker_init_fn=dict(type='epoch_worker_init_fn'),
+    # Every batch full: BatchNorm cannot train on a last batch of one image (SSDLite's 1x1 maps),
+    # whatever the dataset size, the skipped samples or the number of processes. Each sample is
+    # augmented from (seed, epoch, index) whatever the workers (EpochSeedHook).
+    drop_last=True,
     # Pinned memory only helps a GPU/NPU; on a CPU-only host torch warns about it.
     pin_memory=False,
     sampler=dict(type='DefaultSampler', shuffle=True),

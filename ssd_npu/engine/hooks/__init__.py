@@ -1,10 +1,14 @@
 from .bad_sample_report_hook import BadSampleReportHook
 from .check_invalid_loss_hook import CheckInvalidLossHook
-from .epoch_seed_hook import EpochSeedHook, epoch_worker_init_fn
+from .checkpoint_hook import CheckpointHook, CheckpointWriteError
+from .epoch_seed_hook import EpochSeedHook
+from .mid_epoch_resume_hook import MidEpochResumeHook
 from .non_finite_loss_hook import NonFiniteLossHook
 from .num_class_check_hook import NumClassCheckHook
+from .preemption_hook import PreemptionHook
 from .throughput_hook import ThroughputHook
 from .visualization_hook import DetVisualizationHook
 
-__all__ = ['BadSampleReportHook', 'CheckInvalidLossHook', 'DetVisualizationHook', 'EpochSeedHook',
-           'NonFiniteLossHook', 'NumClassCheckHook', 'ThroughputHook', 'epoch_worker_init_fn']
+__all__ = ['BadSampleReportHook', 'CheckInvalidLossHook', 'CheckpointHook', 'CheckpointWriteError',
+           'DetVisualizationHook', 'EpochSeedHook', 'MidEpochResumeHook', 'NonFiniteLossHook',
+           'NumClassCheckHook', 'PreemptionHook', 'ThroughputHook']

@@ -5,20 +5,23 @@ import numpy as np
 import torch
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
-from mmengine.registry import FUNCTIONS
 
 from ssd_npu.registry import HOOKS
+
+from .bad_sample_report_hook import iter_datasets
 
 
 @HOOKS.register_module()
 class EpochSeedHook(Hook):
-    """Seed python, numpy and torch from ``(seed, epoch)`` at the start of every epoch.
+    """Make every random draw of an epoch a function of the seed and the epoch number.
 
-    mmengine seeds once at start-up, so after ``--resume`` the random augmentations of the
-    resumed epoch differ from those an uninterrupted run would have drawn. Reseeding at every
-    epoch start makes each epoch a function of the seed and its number only: resuming from the
-    checkpoint of epoch ``k`` repeats epoch ``k + 1`` exactly (with ``num_workers=0`` or
-    non-persistent workers seeded by :func:`epoch_worker_init_fn`).
+    mmengine seeds once at start-up, so after ``--resume`` the random draws of the resumed
+    epoch would differ from those of an uninterrupted run. At every epoch start this hook
+
+    - seeds python, numpy and torch in the main process from ``(seed, epoch)``;
+    - tells the training datasets the seed and epoch, so that each sample is augmented with
+      the RNGs seeded from ``(seed, epoch, sample index)`` (``ssd_npu.datasets.sample_seeding``),
+      in whichever dataloader worker, persistent or not, and on whichever rank it lands.
     """
 
     priority = 'VERY_HIGH'
@@ -31,16 +34,7 @@ class EpochSeedHook(Hook):
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)
-
-
-@FUNCTIONS.register_module()
-def epoch_worker_init_fn(worker_id: int) -> None:
-    """Seed numpy and python in a dataloader worker from the seed torch gave that worker.
-
-    torch derives each worker's seed from the main process's RNG when the epoch's workers start,
-    and :class:`EpochSeedHook` seeds that RNG per epoch; so augmentations differ between epochs
-    (mmengine's default reseeds every epoch's workers identically) and still repeat on resume.
-    """
-    seed = torch.initial_seed() % 2**32
-    random.seed(seed)
-    np.random.seed(seed)
+        # The same on every rank: a sample's augmentation must not depend on where it lands.
+        for dataset in iter_datasets(runner.train_dataloader.dataset):
+            if hasattr(dataset, 'sample_seed'):
+                dataset.sample_seed.set(runner.seed, runner.epoch)
