@@ -9,6 +9,7 @@ Prints, for the config's train and test pipelines, each step's milliseconds per 
 share, and the throughput of one process (= one core; OpenCV threads off as in the workers).
 """
 import argparse
+import json
 import os.path as osp
 import tempfile
 import time
@@ -38,6 +39,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--repeats', type=int, default=3, help='passes over the images')
     parser.add_argument('--workers', type=int, default=0,
                         help='also time a DataLoader with this many worker processes')
+    parser.add_argument('--json', action='store_true',
+                        help='print one JSON object: the loader img/s (with --workers) and the settings')
     return parser.parse_args()
 
 
@@ -75,6 +78,11 @@ def main() -> None:
                               data_prefix=dict(img=args.img_prefix), pipeline=cfg.train_pipeline,
                               indices=args.num_images)
         infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+        if args.json:
+            rate = time_loader(dataset, args.workers, args.repeats) if args.workers else None
+            print(json.dumps(dict(benchmark='data_pipeline', config=args.config, images=len(infos),
+                                  workers=args.workers, img_per_s=rate)))
+            return
         print(f'{len(infos)} images from {osp.join(data_root, args.img_prefix)}, '
               f'{args.repeats} passes, config {args.config}')
         for name in ('train_pipeline', 'test_pipeline'):

@@ -25,6 +25,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true', help='autocast + dynamic loss scaling')
     parser.add_argument('--compile', action='store_true',
                         help='compile the static regions (torch.compile, Inductor); the first step compiles')
+    parser.add_argument('--compile-mode', choices=['default', 'reduce-overhead', 'max-autotune'],
+                        help="torch.compile mode with --compile ('reduce-overhead': CUDA graphs)")
     parser.add_argument('--json', action='store_true', help='print one JSON object instead of the table')
     parser.add_argument('--with-data', action='store_true',
                         help='also measure with the config\'s train dataloader (needs its dataset)')
@@ -59,7 +61,9 @@ def run(args: argparse.Namespace) -> None:
     input_size = cfg.get('input_size', cfg.model.bbox_head.anchor_generator.get('input_size', 300))
     num_classes = cfg.model.bbox_head.num_classes
     batch = synthetic_batch(batch_size, input_size, num_classes)
-    compile_options = {} if args.compile else None
+    compile_options = None
+    if args.compile:
+        compile_options = {'mode': args.compile_mode} if args.compile_mode else {}
     rows = [('synthetic batches', time_training(cfg, lambda: itertools.repeat(batch), args.iters,
                                                 args.warmup, device, compile_options))]
     if args.with_data:
@@ -70,7 +74,8 @@ def run(args: argparse.Namespace) -> None:
         mean = statistics.mean
         print(json.dumps(dict(
             benchmark='train_step', config=args.config, device=str(device), batch=batch_size,
-            input_size=input_size, amp=args.amp, compile=args.compile, threads=torch.get_num_threads(),
+            input_size=input_size, amp=args.amp, compile=args.compile, compile_mode=args.compile_mode,
+            threads=torch.get_num_threads(),
             img_per_s=batch_size / mean(rows[0][1].total), s_per_iter=mean(rows[0][1].total),
             first_step_s=rows[0][1].first_step,
             **({'img_per_s_with_data': batch_size / mean(rows[1][1].total)} if args.with_data else {}))))
