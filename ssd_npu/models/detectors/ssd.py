@@ -142,6 +142,8 @@ class SSD(BaseModel):
         to ``torch.compile`` (``backend``, ``mode``, ``options``, ...).
         """
         kwargs = dict(fullgraph=True, dynamic=False, **compile_kwargs)
+        if getattr(self.bbox_head, 'gt_padding', None) is not None:
+            self.bbox_head.gt_padding.static = True   # train_cfg.gt_pad_size's fixed shapes from now on
         self._regions = dict(loss=torch.compile(self.loss_region, **kwargs),
                              predict=torch.compile(self.predict_region, **kwargs))
         if hasattr(self.data_preprocessor, 'compile_normalisation'):
