@@ -26,6 +26,8 @@ from typing import NamedTuple, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from ssd_npu.models.layers import bbox_overlaps
+
 
 class BatchDetections(NamedTuple):
     """Detections of a batch, padded to ``K = max_per_img`` per image.
@@ -42,19 +44,6 @@ class BatchDetections(NamedTuple):
     labels: Tensor
     num_dets: Tensor
     exact: Tensor
-
-
-def pairwise_iou(boxes: Tensor) -> Tensor:
-    """IoU of every pair of boxes of each image: Tensor[B, N, 4] xyxy -> Tensor[B, N, N].
-
-    torchvision's ``nms`` formula (no epsilon), so that thresholds decide alike.
-    """
-    x1, y1, x2, y2 = boxes.unbind(-1)
-    area = (x2 - x1) * (y2 - y1)
-    inter_w = torch.minimum(x2[:, :, None], x2[:, None]) - torch.maximum(x1[:, :, None], x1[:, None])
-    inter_h = torch.minimum(y2[:, :, None], y2[:, None]) - torch.maximum(y1[:, :, None], y1[:, None])
-    inter = inter_w.clamp(min=0) * inter_h.clamp(min=0)
-    return inter / (area[:, :, None] + area[:, None] - inter)
 
 
 def greedy_nms_keep(boxes: Tensor, labels: Tensor, valid: Tensor, iou_threshold: float,
@@ -82,7 +71,8 @@ def greedy_nms_keep(boxes: Tensor, labels: Tensor, valid: Tensor, iou_threshold:
     earlier = torch.ones(num, num, dtype=torch.bool, device=boxes.device).triu(diagonal=1)
     # suppresses[b, j, i]: box j (higher score) removes box i if j is kept.
     same_label = labels[:, :, None] == labels[:, None]
-    suppresses = (pairwise_iou(boxes.float()) > iou_threshold) & same_label & earlier & valid[:, :, None]
+    overlapping = bbox_overlaps(boxes.float(), boxes.float()) > iou_threshold
+    suppresses = overlapping & same_label & earlier & valid[:, :, None]
     keep = valid
     previous = keep
     for _ in range(iterations):

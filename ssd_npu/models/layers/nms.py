@@ -9,6 +9,8 @@ import torch
 import torchvision
 from torch import Tensor
 
+from .bbox_overlaps import bbox_overlaps
+
 
 def _has_torchvision_nms(device: torch.device) -> bool:
     """Whether torchvision's compiled ``nms`` is registered for ``device``'s dispatch key."""
@@ -45,12 +47,7 @@ def nms_matrix(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     """
     order = scores.argsort(descending=True)
     sorted_boxes = boxes[order].float()
-    x1, y1, x2, y2 = sorted_boxes.unbind(-1)
-    areas = (x2 - x1) * (y2 - y1)
-    inter_w = (torch.minimum(x2[:, None], x2[None]) - torch.maximum(x1[:, None], x1[None])).clamp(min=0)
-    inter_h = (torch.minimum(y2[:, None], y2[None]) - torch.maximum(y1[:, None], y1[None])).clamp(min=0)
-    inter = inter_w * inter_h
-    iou = inter / (areas[:, None] + areas[None] - inter)
+    iou = bbox_overlaps(sorted_boxes, sorted_boxes)
     # suppresses[j, i]: box j (higher score) would suppress box i if j is kept.
     suppresses = torch.triu(iou > iou_threshold, diagonal=1)
     keep = torch.ones(order.numel(), dtype=torch.bool, device=boxes.device)
