@@ -1,4 +1,5 @@
 """Each benchmark command runs on small settings and prints its table (the figures are in the README)."""
+import json
 import re
 
 import pytest
@@ -15,11 +16,28 @@ def test_train_benchmark_splits_the_iteration_with_and_without_data(tmp_path, ma
     assert re.search(r'\| train dataloader +\| \d+\.\d+ \|', result.stdout)
 
 
-def test_head_benchmark_compares_batched_and_per_image(tmp_path, run_tool):
+def test_head_benchmark_compares_ours_and_the_per_image_oracle(tmp_path, run_tool):
     result = run_tool(['python', 'tools/benchmarks/benchmark_head.py', '--batch', '2', '--gts', '3',
-                       '--iters', '1'], tmp_path)
+                       '--iters', '1', '--backward'], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert 'reference' in result.stdout and 'batched' in result.stdout
+    assert 'per-image oracle' in result.stdout and 'ours' in result.stdout
+    assert 'max |loss difference| ours vs oracle: 0.00e+00' in result.stdout
+
+
+def test_post_processing_benchmark_prints_json_with_equal_detections(tmp_path, run_tool):
+    result = run_tool(['python', 'tools/benchmarks/benchmark_postprocess.py', '--batch', '2', '--iters', '1',
+                       '--json'], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report['equal_to_oracle'] and report['ms'] > 0 and report['benchmark'] == 'postprocess'
+
+
+def test_train_benchmark_json(tmp_path, make_tiny_config, run_tool):
+    result = run_tool(['python', 'tools/benchmarks/benchmark_train.py', str(make_tiny_config()), '--iters',
+                       '1', '--warmup', '0', '--batch-size', '2', '--json'], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report['img_per_s'] > 0 and report['batch'] == 2 and report['compile'] is False
 
 
 def test_coco_eval_benchmark_reports_both_backends(tmp_path, run_tool):
