@@ -21,7 +21,7 @@ reports whether that held and whether the fixed point was reached;
 :meth:`SSDHead.predict_by_feat` recomputes the rare batches where it did not
 with all candidates, so its results equal mmdetection's.
 """
-from typing import NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -42,6 +42,12 @@ class BatchDetections(NamedTuple):
     labels: Tensor
     num_dets: Tensor
     exact: Tensor
+
+
+# (boxes [B, N, 4] xyxy sorted by descending score, scores [B, N], labels [B, N], valid [B, N],
+#  iou_threshold) -> (keep BoolTensor[B, N], converged BoolTensor[B]): the NMS step, pluggable so
+# that an exported graph can run a runtime's own NMS op on the same candidates.
+NmsKeep = Callable[[Tensor, Tensor, Tensor, Tensor, float], Tuple[Tensor, Tensor]]
 
 
 def pairwise_iou(boxes: Tensor) -> Tensor:
@@ -96,7 +102,8 @@ def batched_ssd_detections(cls_scores: Sequence[Tensor], bbox_preds: Sequence[Te
                            inv_scale_factors: Optional[Tensor], *, score_thr: float, nms_pre: int,
                            iou_threshold: float, max_per_img: int, min_bbox_size: float = -1,
                            topk_per_class: int = -1, nms_candidates: int = -1,
-                           with_nms: bool = True, nms_iterations: int = 12) -> BatchDetections:
+                           with_nms: bool = True, nms_iterations: int = 12,
+                           nms_keep: Optional[NmsKeep] = None) -> BatchDetections:
     """Detections of every image of a batch from the head's raw outputs.
 
     Args:
@@ -114,6 +121,7 @@ def batched_ssd_detections(cls_scores: Sequence[Tensor], bbox_preds: Sequence[Te
             more than there are: all of them).
         with_nms: False keeps every candidate (mmdetection's ``with_nms=False``).
         nms_iterations: rounds of :func:`greedy_nms_keep`.
+        nms_keep: the NMS step (see :data:`NmsKeep`); None: :func:`greedy_nms_keep`.
     """
     num_images = cls_scores[0].size(0)
     mlvl_scores, mlvl_indices, mlvl_boxes = [], [], []
@@ -147,7 +155,9 @@ def batched_ssd_detections(cls_scores: Sequence[Tensor], bbox_preds: Sequence[Te
     labels = labels.gather(1, order)
     valid = valid.gather(1, order)
     num_valid = valid.sum(dim=1)
-    if with_nms:
+    if with_nms and nms_keep is not None:
+        keep, converged = nms_keep(boxes, scores, labels, valid, iou_threshold)
+    elif with_nms:
         keep, converged = greedy_nms_keep(boxes, labels, valid, iou_threshold, nms_iterations)
     else:
         keep, converged = valid, torch.ones_like(num_valid, dtype=torch.bool)
