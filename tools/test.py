@@ -1,6 +1,7 @@
 """Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [options]`` (mmdetection's flags)."""
 import argparse
 
+from ssd_npu.deployment import is_onnx_file, setup_onnx_test_config
 from ssd_npu.engine.config_setup import add_common_arguments, build_runner, setup_test_config
 from ssd_npu.engine.friendly_errors import friendly_errors
 
@@ -8,7 +9,8 @@ from ssd_npu.engine.friendly_errors import friendly_errors
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and evaluate) an SSD detector')
     parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint file (loaded safely: no pickled code runs)')
+    parser.add_argument('checkpoint', help='checkpoint file (loaded safely: no pickled code runs), '
+                        'or an .onnx file from tools/deployment/export_onnx.py (run by onnxruntime)')
     parser.add_argument('--work-dir', help='where the evaluation log goes')
     parser.add_argument('--out', help='dump the raw predictions to this .pkl file')
     parser.add_argument('--show', action='store_true', help='show the predictions in a window')
@@ -21,7 +23,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     with friendly_errors():
-        build_runner(args, setup_test_config).test()
+        setup = setup_onnx_test_config if is_onnx_file(args.checkpoint) else setup_test_config
+        build_runner(args, setup).test()
 
 
 if __name__ == '__main__':
