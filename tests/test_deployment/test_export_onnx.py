@@ -10,7 +10,7 @@ import onnx
 import onnxruntime
 import pytest
 import torch
-from conftest import random_detector, torch_detections
+from detector_fixtures import assert_same_detections, random_detector, torch_detections
 from mmengine.structures import InstanceData
 
 from ssd_npu.deployment import ONNXDetector, export_onnx
@@ -63,7 +63,7 @@ def test_the_file_passes_the_checker_and_has_the_contract_of_the_issue(exported)
     assert metadata['input_size'] == f'{size},{size}'
 
 
-def test_onnxruntime_equals_predict_at_batch_1_and_4_with_and_without_detections(exported, same_detections):
+def test_onnxruntime_equals_predict_at_batch_1_and_4_with_and_without_detections(exported):
     model, images, path = exported
     detector = ONNXDetector(path)
     expected = torch_detections(model, images)
@@ -72,22 +72,22 @@ def test_onnxruntime_equals_predict_at_batch_1_and_4_with_and_without_detections
     boxes, scores, labels, num_dets = outputs
     assert num_dets.dtype == labels.dtype == np.int64
     for i, actual in enumerate(onnx_detections(outputs)):
-        same_detections(expected[i], actual)
+        assert_same_detections(expected[i], actual)
         # Rows past num_dets are zeros.
         assert not boxes[i, num_dets[i]:].any() and not scores[i, num_dets[i]:].any()
     for i in (0, 3):
         (single,) = onnx_detections(detector.run(images[i:i + 1].numpy()))
-        same_detections(expected[i], single)
+        assert_same_detections(expected[i], single)
 
 
-def test_one_dynamic_batch_file_runs_batch_1_and_8(exported, same_detections):
+def test_one_dynamic_batch_file_runs_batch_1_and_8(exported):
     _, images, path = exported
     detector = ONNXDetector(path)
     eight = onnx_detections(detector.run(torch.cat([images, images.flip(0)]).numpy()))
     for i, image in enumerate(images[:2]):
         (single,) = onnx_detections(detector.run(image[None].numpy()))
-        same_detections(single, eight[i])
-        same_detections(single, eight[7 - i])
+        assert_same_detections(single, eight[i])
+        assert_same_detections(single, eight[7 - i])
 
 
 def test_an_input_of_the_wrong_size_or_channels_names_the_expected_shape(exported):

@@ -1,8 +1,8 @@
-"""Random but well-conditioned detectors, and a comparison of detections that tolerates float noise."""
+"""Random but well-conditioned detectors, and a comparison of detections that tolerates float noise
+(shared by the deployment tests)."""
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
-import pytest
 import torch
 import torch.nn as nn
 from mmengine.config import Config
@@ -11,11 +11,13 @@ from ssd_npu.registry import MODELS
 from ssd_npu.structures import DetDataSample
 from ssd_npu.utils import register_all_modules
 
-CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
+CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
 
 
-def random_detector(config: str, size: int, seed: int = 0, options: Optional[dict] = None) -> nn.Module:
-    """The model of ``config`` with random weights that give varied scores and boxes.
+def random_detector(config: Union[str, Path], size: int, seed: int = 0,
+                    options: Optional[dict] = None) -> nn.Module:
+    """The model of ``config`` (a path, or relative to ``configs/``) with random weights that give
+    varied scores and boxes.
 
     Default initialisations make nearly constant outputs (exact score ties, whose order is
     arbitrary); here convolutions are He-initialised, batch-norm statistics are those of
@@ -75,7 +77,3 @@ def assert_same_detections(expected, actual, box_tol: float = 1e-3, score_tol: f
         assert match is not None, f'no detection like {box} {score} label {label} in {rows[:5]}...'
         unmatched.remove(match)
 
-
-@pytest.fixture
-def same_detections():
-    return assert_same_detections
