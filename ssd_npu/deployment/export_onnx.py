@@ -8,7 +8,7 @@ The contract of the file:
   ``labels`` int64 [B, K] (0-based), ``num_dets`` int64 [B]; rows past ``num_dets`` are
   padding (zeros), K = ``max_per_img``.
 
-The file's metadata holds ``classes`` (JSON list of names) and ``input_size`` ("H,W").
+The file's metadata holds ``classes`` (JSON list of names), ``num_classes`` and ``input_size`` ("H,W").
 """
 import json
 import warnings
@@ -89,7 +89,8 @@ def export_onnx(model: nn.Module, out_file: Union[str, Path], *, input_size: Opt
     if simplify:
         onnx_model = _slim(onnx_model)
     classes = (getattr(model, 'dataset_meta', None) or {}).get('classes')
-    metadata = {'input_size': f'{height},{width}', 'producer': 'ssd_npu'}
+    metadata = {'input_size': f'{height},{width}', 'num_classes': str(model.bbox_head.num_classes),
+                'producer': 'ssd_npu'}
     if classes:
         metadata['classes'] = json.dumps(list(classes))
     onnx.helper.set_model_props(onnx_model, metadata)

@@ -6,6 +6,7 @@
 """
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
@@ -29,8 +30,9 @@ class ONNXDetector(BaseModel):
         providers: onnxruntime execution providers (default: CPU).
         dataset_meta: class names etc.; default: the file's ``classes`` metadata.
 
-    Batches are fed to the file in its batch size (a fixed-batch file gets the last,
-    shorter batch padded); inputs must already have the file's height and width.
+    ``bbox_head.num_classes`` is the exported head's class count. Batches are fed to the file
+    in its batch size (a fixed-batch file gets the last, shorter batch padded); inputs must
+    already have the file's height and width.
     """
 
     def __init__(self, onnx_file: Union[str, Path], providers: Optional[Sequence[str]] = None,
@@ -54,6 +56,8 @@ class ONNXDetector(BaseModel):
         self.batch_size = batch if isinstance(batch, int) else None   # None: any batch size
         self.input_size = (height, width)
         metadata = self.session.get_modelmeta().custom_metadata_map
+        # The exported head's class count where the checks look for it (NumClassCheckHook).
+        self.bbox_head = SimpleNamespace(num_classes=int(metadata['num_classes']))
         if dataset_meta is None and 'classes' in metadata:
             dataset_meta = {'classes': tuple(json.loads(metadata['classes']))}
         self.dataset_meta = dataset_meta

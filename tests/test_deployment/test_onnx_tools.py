@@ -1,0 +1,115 @@
+"""The exported demo model through the tools: export_onnx.py, test.py and demo.py on the .onnx file,
+and ``init_onnx_detector`` + ``inference_detector``, each compared with the PyTorch checkpoint."""
+import os
+import pickle
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from detector_fixtures import assert_same_detections, random_detector
+from mmengine.structures import InstanceData
+
+from ssd_npu.apis import inference_detector, init_detector, init_onnx_detector
+from ssd_npu.datasets import ensure_synthetic_coco
+
+REPO = Path(__file__).resolve().parents[2]
+GENERATOR = dict(num_train=4, num_val=8, width=160, height=160)
+# The demo model at quarter width on a tiny synthetic set (8 validation images of 160x160).
+TINY_DEMO = '''
+    _base_ = ['{repo}/configs/synthetic_demo.py']
+    data_root = '{root}/'
+    generator = dict({generator})
+    model = dict(backbone=dict(widen_factor=0.25), neck=dict(in_channels=(8, 24, 1280),
+                 out_channels=(8, 24, 1280, 256, 128, 64)),
+                 bbox_head=dict(in_channels=(8, 24, 1280, 256, 128, 64)))
+    val_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                          dataset=dict(data_root=data_root, generator=generator))
+    test_dataloader = val_dataloader
+    val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
+    test_evaluator = val_evaluator
+'''
+
+
+def run(args: list, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, 'PYTHONPATH': str(REPO), 'OMP_NUM_THREADS': '1'}
+    result = subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    return result
+
+
+@pytest.fixture(scope='module')
+def exported(tmp_path_factory):
+    """(config, checkpoint, ONNX file with a fixed batch of 3, work folder)."""
+    folder = tmp_path_factory.mktemp('onnx_tools')
+    config = folder / 'tiny_demo.py'
+    generator = ', '.join(f'{key}={value}' for key, value in GENERATOR.items())
+    config.write_text(textwrap.dedent(TINY_DEMO.format(repo=REPO, root=folder / 'synthetic',
+                                                       generator=generator)))
+    ensure_synthetic_coco(str(folder / 'synthetic'), **GENERATOR)
+    model = random_detector(config, 192)
+    checkpoint = folder / 'random.pth'
+    torch.save({'state_dict': model.state_dict(),
+                'meta': {'dataset_meta': {'classes': ['circle', 'square', 'triangle']}}}, checkpoint)
+    onnx_file = folder / 'tiny.onnx'
+    run(['tools/deployment/export_onnx.py', str(config), str(checkpoint), '--out', str(onnx_file),
+         '--batch-size', '3', '--simplify'], folder)
+    return config, checkpoint, onnx_file, folder
+
+
+def evaluate(config: Path, model_file: Path, folder: Path) -> tuple:
+    """tools/test.py's bbox mAP line and its dumped predictions."""
+    out = folder / f'{model_file.suffix[1:]}.pkl'
+    result = run(['tools/test.py', str(config), str(model_file), '--work-dir', str(folder / 'test'),
+                  '--out', str(out)], folder)
+    metrics = dict(re.findall(r'(coco/bbox_mAP\w*): (\d\.\d+)', result.stdout))
+    with open(out, 'rb') as file:
+        return metrics, pickle.load(file)
+
+
+def test_test_py_evaluates_the_onnx_file_as_the_checkpoint(exported):
+    config, checkpoint, onnx_file, folder = exported
+    onnx_metrics, onnx_predictions = evaluate(config, onnx_file, folder)
+    torch_metrics, torch_predictions = evaluate(config, checkpoint, folder)
+    assert len(onnx_metrics) == 6 and onnx_metrics.keys() == torch_metrics.keys()
+    for key, value in torch_metrics.items():
+        assert abs(float(onnx_metrics[key]) - float(value)) <= 0.001, key
+    # 8 images through a file of batch 3 (the last batch padded): each image's detections, in
+    # original-image pixels, equal the checkpoint's. The tolerances are 10x the export test's:
+    # this random quarter-width network amplifies float rounding (onnxruntime's kernels sum in
+    # another order than PyTorch's) to a few 1e-3 pixels.
+    assert len(onnx_predictions) == 8
+    assert sum(len(p['pred_instances']['scores']) for p in onnx_predictions) > 0
+    for onnx_pred, torch_pred in zip(onnx_predictions, torch_predictions):
+        assert onnx_pred['img_id'] == torch_pred['img_id']
+        assert_same_detections(InstanceData(**torch_pred['pred_instances']),
+                               InstanceData(**onnx_pred['pred_instances']), box_tol=1e-2, score_tol=1e-4)
+
+
+def test_inference_detector_takes_the_onnx_model(exported):
+    config, checkpoint, onnx_file, folder = exported
+    onnx_model = init_onnx_detector(onnx_file, config)
+    torch_model = init_detector(config, str(checkpoint))
+    assert onnx_model.dataset_meta['classes'] == ('circle', 'square', 'triangle')
+    images = sorted((folder / 'synthetic' / 'val').glob('*.jpg'))[:4]
+    assert len(images) == 4
+    onnx_results = inference_detector(onnx_model, [str(image) for image in images], batch_size=2)
+    torch_results = inference_detector(torch_model, [str(image) for image in images], batch_size=2)
+    for onnx_result, torch_result in zip(onnx_results, torch_results):
+        assert onnx_result.ori_shape == torch_result.ori_shape
+        assert_same_detections(torch_result.pred_instances, onnx_result.pred_instances, box_tol=1e-2,
+                               score_tol=1e-4)
+
+
+def test_demo_py_draws_the_onnx_detections(exported):
+    config, _, onnx_file, folder = exported
+    (image, *_) = sorted((folder / 'synthetic' / 'val').glob('*.jpg'))
+    out_file = folder / 'demo.jpg'
+    result = run(['tools/demo.py', str(image), str(config), str(onnx_file), '--out-file', str(out_file),
+                  '--score-thr', '0.05'], folder)
+    assert re.search(r'(circle|square|triangle) +0\.\d{3}', result.stdout), result.stdout
+    assert out_file.stat().st_size > 0
