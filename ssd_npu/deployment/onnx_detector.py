@@ -29,6 +29,7 @@ class ONNXDetector(BaseModel):
         onnx_file: the exported model.
         providers: onnxruntime execution providers (default: CPU).
         dataset_meta: class names etc.; default: the file's ``classes`` metadata.
+        num_threads: onnxruntime's intra-op threads (default: onnxruntime's choice).
 
     ``bbox_head.num_classes`` is the exported head's class count. Batches are fed to the file
     in its batch size (a fixed-batch file gets the last, shorter batch padded); inputs must
@@ -36,7 +37,7 @@ class ONNXDetector(BaseModel):
     """
 
     def __init__(self, onnx_file: Union[str, Path], providers: Optional[Sequence[str]] = None,
-                 dataset_meta: Optional[dict] = None) -> None:
+                 dataset_meta: Optional[dict] = None, num_threads: Optional[int] = None) -> None:
         super().__init__()
         try:
             import onnxruntime
@@ -45,7 +46,10 @@ class ONNXDetector(BaseModel):
         if not Path(onnx_file).is_file():
             raise FileNotFoundError(f'ONNXDetector: ONNX file not found: {onnx_file}')
         self.onnx_file = str(onnx_file)
-        self.session = onnxruntime.InferenceSession(self.onnx_file,
+        options = onnxruntime.SessionOptions()
+        if num_threads is not None:
+            options.intra_op_num_threads = num_threads
+        self.session = onnxruntime.InferenceSession(self.onnx_file, options,
                                                     providers=list(providers or ['CPUExecutionProvider']))
         inputs = self.session.get_inputs()
         if [i.name for i in inputs] != [INPUT_NAME] or [o.name for o in self.session.get_outputs()] != list(
