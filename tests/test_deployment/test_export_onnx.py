@@ -83,11 +83,16 @@ def test_onnxruntime_equals_predict_at_batch_1_and_4_with_and_without_detections
 def test_one_dynamic_batch_file_runs_batch_1_and_8(exported):
     _, images, path = exported
     detector = ONNXDetector(path)
-    eight = onnx_detections(detector.run(torch.cat([images, images.flip(0)]).numpy()))
+    batch = torch.cat([images, images.flip(0)]).numpy()
+    eight = onnx_detections(detector.run(batch))
     for i, image in enumerate(images[:2]):
         (single,) = onnx_detections(detector.run(image[None].numpy()))
         assert_same_detections(single, eight[i])
         assert_same_detections(single, eight[7 - i])
+    # As for a file of batch 3: runs of 3, 3 and 2 images (padded to 3), the same detections.
+    detector.batch_size = 3
+    for fed_in_threes, at_once in zip(onnx_detections(detector.run(batch)), eight):
+        assert_same_detections(at_once, fed_in_threes)
 
 
 def test_an_input_of_the_wrong_size_or_channels_names_the_expected_shape(exported):

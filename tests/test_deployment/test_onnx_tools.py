@@ -44,7 +44,7 @@ def run(args: list, cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope='module')
 def exported(tmp_path_factory):
-    """(config, checkpoint, ONNX file with a fixed batch of 3, work folder)."""
+    """(config, checkpoint, ONNX file (batch 1, simplified), work folder)."""
     folder = tmp_path_factory.mktemp('onnx_tools')
     config = folder / 'tiny_demo.py'
     generator = ', '.join(f'{key}={value}' for key, value in GENERATOR.items())
@@ -57,7 +57,7 @@ def exported(tmp_path_factory):
                 'meta': {'dataset_meta': {'classes': ['circle', 'square', 'triangle']}}}, checkpoint)
     onnx_file = folder / 'tiny.onnx'
     run(['tools/deployment/export_onnx.py', str(config), str(checkpoint), '--out', str(onnx_file),
-         '--batch-size', '3', '--simplify'], folder)
+         '--simplify'], folder)
     return config, checkpoint, onnx_file, folder
 
 
@@ -78,10 +78,9 @@ def test_test_py_evaluates_the_onnx_file_as_the_checkpoint(exported):
     assert len(onnx_metrics) == 6 and onnx_metrics.keys() == torch_metrics.keys()
     for key, value in torch_metrics.items():
         assert abs(float(onnx_metrics[key]) - float(value)) <= 0.001, key
-    # 8 images through a file of batch 3 (the last batch padded): each image's detections, in
-    # original-image pixels, equal the checkpoint's. The tolerances are 10x the export test's:
-    # this random quarter-width network amplifies float rounding (onnxruntime's kernels sum in
-    # another order than PyTorch's) to a few 1e-3 pixels.
+    # Each image's detections, in original-image pixels, equal the checkpoint's. The tolerances
+    # are 10x the export test's: this random quarter-width network amplifies float rounding
+    # (onnxruntime's kernels sum in another order than PyTorch's) to a few 1e-3 pixels.
     assert len(onnx_predictions) == 8
     assert sum(len(p['pred_instances']['scores']) for p in onnx_predictions) > 0
     for onnx_pred, torch_pred in zip(onnx_predictions, torch_predictions):
@@ -113,3 +112,24 @@ def test_demo_py_draws_the_onnx_detections(exported):
                   '--score-thr', '0.05'], folder)
     assert re.search(r'(circle|square|triangle) +0\.\d{3}', result.stdout), result.stdout
     assert out_file.stat().st_size > 0
+
+
+def test_the_readme_snippet_runs_the_file_without_ssd_npu_or_torch(exported):
+    config, _, onnx_file, folder = exported
+    (image, *_) = sorted((folder / 'synthetic' / 'val').glob('*.jpg'))
+    readme = (REPO / 'README.md').read_text()
+    snippet = readme.split('<!-- deploy-snippet -->')[1].split('```python\n')[1].split('```')[0]
+    snippet = snippet.replace("'ssd300.onnx'", repr(str(onnx_file))).replace("'demo.jpg'", repr(str(image)))
+    assert len(snippet.strip().splitlines()) <= 10
+    blocked = "import sys\nsys.modules['ssd_npu'] = sys.modules['torch'] = None\n"
+    result = subprocess.run([sys.executable, '-c', blocked + snippet], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    printed = [line.replace('[', ' ').replace(']', ' ').split() for line in result.stdout.splitlines()]
+    expected = inference_detector(init_onnx_detector(onnx_file, config), str(image)).pred_instances
+    assert len(printed) == len(expected) > 0
+    for (name, score, *box), exp_box, exp_score, exp_label in zip(
+            printed, expected.bboxes.tolist(), expected.scores.tolist(), expected.labels.tolist()):
+        assert name == ('circle', 'square', 'triangle')[exp_label]
+        assert abs(float(score) - exp_score) <= 1e-3
+        assert max(abs(float(a) - b) for a, b in zip(box, exp_box)) <= 0.1
