@@ -1,5 +1,6 @@
 """The exported demo model through the tools: export_onnx.py, test.py and demo.py on the .onnx file,
 and ``init_onnx_detector`` + ``inference_detector``, each compared with the PyTorch checkpoint."""
+import json
 import os
 import pickle
 import re
@@ -15,6 +16,7 @@ from mmengine.structures import InstanceData
 
 from ssd_npu.apis import inference_detector, init_detector, init_onnx_detector
 from ssd_npu.datasets import ensure_synthetic_coco
+from ssd_npu.deployment import export_onnx
 
 REPO = Path(__file__).resolve().parents[2]
 GENERATOR = dict(num_train=4, num_val=8, width=160, height=160)
@@ -133,3 +135,25 @@ def test_the_readme_snippet_runs_the_file_without_ssd_npu_or_torch(exported):
         assert name == ('circle', 'square', 'triangle')[exp_label]
         assert abs(float(score) - exp_score) <= 1e-3
         assert max(abs(float(a) - b) for a, b in zip(box, exp_box)) <= 0.1
+
+
+def test_the_benchmark_times_eager_and_onnxruntime_on_the_file(exported):
+    config, checkpoint, onnx_file, folder = exported
+    result = run(['tools/benchmarks/benchmark_inference.py', str(config), str(onnx_file), '--batch-size', '1',
+                  '--iters', '1', '--warmup', '0', '--threads', '1', '--no-compile', '--json'], folder)
+    report = json.loads(result.stdout[result.stdout.index('{'):])
+    assert report['batch_size'] == 1
+    assert set(report['results']) == {'pytorch_eager', 'onnxruntime'}
+    for timing in report['results'].values():
+        assert timing['images_per_s'] == pytest.approx(1 / timing['seconds_per_batch'])
+
+
+def test_export_refuses_an_old_opset_and_a_size_it_cannot_know(exported, tmp_path):
+    config, checkpoint, _, _ = exported
+    model = init_detector(config, str(checkpoint))
+    with pytest.raises(ValueError, match='opset 17 is not supported.*opset 18 or newer'):
+        export_onnx(model, tmp_path / 'old.onnx', opset=17)
+    model.cfg.test_dataloader.dataset.pipeline[1]['keep_ratio'] = True
+    with pytest.raises(ValueError, match=r'Resize\(scale=\(w, h\), keep_ratio=False\).*input_size'):
+        export_onnx(model, tmp_path / 'any_size.onnx')
+    assert not list(tmp_path.glob('*.onnx'))
