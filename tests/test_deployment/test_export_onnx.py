@@ -1,7 +1,8 @@
 """The exported ONNX file: the issue's contract, and onnxruntime's detections equal ``SSD.predict``'s.
 
-One export per model (dynamic batch), shared by the tests of this file: SSD300 at its real size,
-SSD512 and SSDLite (full widths) at 320x320 inputs to keep the runs short on a CPU.
+One export per model (dynamic batch), shared by the tests of this file: SSD300 at its real size
+(with mmdetection's and with torchvision's post-processing), SSD512 and SSDLite (full widths) at
+320x320 inputs to keep the runs short on a CPU.
 """
 import json
 
@@ -16,7 +17,9 @@ from mmengine.structures import InstanceData
 from ssd_npu.deployment import ONNXDetector, export_onnx
 
 MODELS = {'ssd300': ('ssd300_coco.py', 300), 'ssd512': ('ssd512_coco.py', 320),
-          'ssdlite': ('ssdlite_mobilenetv2_coco.py', 320)}
+          'ssdlite': ('ssdlite_mobilenetv2_coco.py', 320),
+          # torchvision's post-processing: every candidate, each class's 400 best (topk_per_class).
+          'ssd300_torchvision': ('ssd300_coco_torchvision.py', 300)}
 
 
 def onnx_detections(outputs) -> list:

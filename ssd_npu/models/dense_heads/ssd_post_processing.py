@@ -180,10 +180,17 @@ def batched_ssd_detections(cls_scores: Sequence[Tensor], bbox_preds: Sequence[Te
 
 def _rank_within_label(scores: Tensor, labels: Tensor) -> Tensor:
     """LongTensor[B, N]: each candidate's rank by score among candidates of its label (0 = best)."""
+    num = scores.size(1)
+    positions = torch.arange(num, device=scores.device)
     by_score = scores.argsort(dim=1, descending=True)
-    # A stable sort by label keeps each label's candidates in descending score order.
-    order = by_score.gather(1, labels.gather(1, by_score).argsort(dim=1, stable=True))
+    # Sorted by (label, rank by score): a unique key, so any sort keeps each label's candidates in
+    # descending score order (no stable sort or searchsorted: both have no ONNX export).
+    order = by_score.gather(1, (labels.gather(1, by_score) * num + positions).argsort(dim=1))
     sorted_labels = labels.gather(1, order)
-    first_of_label = torch.searchsorted(sorted_labels, sorted_labels)
-    rank_sorted = torch.arange(order.size(1), device=scores.device) - first_of_label
+    # Each label's group in that order: its index, size and first position.
+    starts_group = torch.cat([torch.ones_like(sorted_labels[:, :1], dtype=torch.bool),
+                              sorted_labels[:, 1:] != sorted_labels[:, :-1]], dim=1)
+    group = starts_group.long().cumsum(dim=1) - 1
+    sizes = torch.zeros_like(group).scatter_add(1, group, torch.ones_like(group))
+    rank_sorted = positions - (sizes.cumsum(dim=1) - sizes).gather(1, group)
     return torch.empty_like(rank_sorted).scatter_(1, order, rank_sorted)
