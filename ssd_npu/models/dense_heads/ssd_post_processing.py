@@ -20,6 +20,9 @@ them survive (or every valid candidate is among the ``T``). Each image
 reports whether that held and whether the fixed point was reached;
 :meth:`SSDHead.predict_by_feat` recomputes the rare batches where it did not
 with all candidates, so its results equal mmdetection's.
+
+The NMS step is pluggable (``nms_keep``): the exported ONNX graph runs ONNX's
+``NonMaxSuppression`` there on every candidate (``ssd_npu/deployment/onnx_nms.py``).
 """
 from typing import Callable, NamedTuple, Optional, Sequence, Tuple
 
