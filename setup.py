@@ -24,5 +24,6 @@ setup(
         'tests': read_requirements('tests.txt'),
         'optional': read_requirements('optional.txt'),
         'npu': read_requirements('npu.txt'),
+        'export': read_requirements('export.txt'),
     },
 )

@@ -4,7 +4,8 @@
 """
 import argparse
 
-from ssd_npu.apis import detect_and_draw, init_detector
+from ssd_npu.apis import detect_and_draw, init_detector, init_onnx_detector
+from ssd_npu.deployment import is_onnx_file
 
 
 def parse_args() -> argparse.Namespace:
@@ -12,7 +13,7 @@ def parse_args() -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('image', help='image file')
     parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', help='checkpoint file, or an exported .onnx file')
     parser.add_argument('--out-file', default='demo_result.jpg', help='where to write the drawing')
     parser.add_argument('--device', default='cpu', help='device, e.g. cpu, cuda:0, npu:0')
     parser.add_argument('--score-thr', type=float, default=0.3, help='draw and list boxes above this score')
@@ -21,7 +22,10 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    model = init_detector(args.config, args.checkpoint, device=args.device)
+    if is_onnx_file(args.checkpoint):
+        model = init_onnx_detector(args.checkpoint, args.config)
+    else:
+        model = init_detector(args.config, args.checkpoint, device=args.device)
     _, lines = detect_and_draw(model, args.image, args.out_file, score_thr=args.score_thr)
     print('\n'.join(lines))
     print(f'{len(lines)} detections above {args.score_thr}; drawing written to {args.out_file}')

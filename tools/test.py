@@ -1,6 +1,7 @@
 """Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [options]`` (mmdetection's flags)."""
 import argparse
 
+from ssd_npu.deployment import is_onnx_file, setup_onnx_test_config
 from ssd_npu.engine.command_line import (
     add_common_arguments,
     add_legacy_test_arguments,
@@ -14,7 +15,8 @@ from ssd_npu.engine.friendly_errors import friendly_errors
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and evaluate) an SSD detector')
     parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint file (loaded safely: no pickled code runs)')
+    parser.add_argument('checkpoint', help='checkpoint file (loaded safely: no pickled code runs), '
+                        'or an .onnx file from tools/deployment/export_onnx.py (run by onnxruntime)')
     parser.add_argument('--work-dir', help='where the evaluation log goes')
     parser.add_argument('--out', help='dump the raw predictions to this .pkl file')
     parser.add_argument('--show', action='store_true', help='show the predictions in a window')
@@ -32,7 +34,8 @@ def main() -> None:
     args = parse_args()
     with friendly_errors() as errors:
         translate_legacy_test_flags(args)
-        runner = build_runner(args, setup_test_config)
+        setup = setup_onnx_test_config if is_onnx_file(args.checkpoint) else setup_test_config
+        runner = build_runner(args, setup)
         errors.watch(runner)
         runner.test()
 

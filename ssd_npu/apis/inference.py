@@ -41,14 +41,7 @@ def init_detector(config: Union[str, Path, Config], checkpoint: Optional[str] = 
     Raises:
         ValueError: the head's ``num_classes`` differs from the number of class names.
     """
-    if isinstance(config, (str, Path)):
-        config = Config.fromfile(str(config))
-    elif isinstance(config, Config):
-        config = copy.deepcopy(config)
-    else:
-        raise TypeError(f'init_detector: config must be a file path or a Config, got {type(config)}')
-    if cfg_options is not None:
-        config.merge_from_dict(cfg_options)
+    config = _load_config(config, cfg_options, 'init_detector')
     register_all_modules()
     model = MODELS.build(config.model)
 
@@ -71,6 +64,44 @@ def init_detector(config: Union[str, Path, Config], checkpoint: Optional[str] = 
     model.cfg = config
     model.dataset_meta = dataset_meta
     return model.to(device).eval()
+
+
+def init_onnx_detector(onnx_file: Union[str, Path], config: Union[str, Path, Config],
+                       providers: Optional[Sequence[str]] = None,
+                       cfg_options: Optional[dict] = None) -> nn.Module:
+    """An exported model (``tools/deployment/export_onnx.py``) run by onnxruntime, for
+    :func:`inference_detector` and the test loop, with the same results structure as :func:`init_detector`.
+
+    Args:
+        onnx_file: the .onnx file.
+        config: the config it was exported from (its test pipeline prepares the images).
+        providers: onnxruntime execution providers (default: CPU).
+        cfg_options: overrides merged into the config.
+
+    Returns:
+        An :class:`~ssd_npu.deployment.ONNXDetector` with ``cfg`` and ``dataset_meta`` (the file's
+        class names, else the config's test dataset's).
+    """
+    from ssd_npu.deployment import ONNXDetector
+    config = _load_config(config, cfg_options, 'init_onnx_detector')
+    register_all_modules()
+    model = ONNXDetector(onnx_file, providers=providers)
+    model.cfg = config
+    if model.dataset_meta is None:
+        model.dataset_meta = _dataset_meta_from_config(config)
+    return model
+
+
+def _load_config(config: Union[str, Path, Config], cfg_options: Optional[dict], caller: str) -> Config:
+    if isinstance(config, (str, Path)):
+        config = Config.fromfile(str(config))
+    elif isinstance(config, Config):
+        config = copy.deepcopy(config)
+    else:
+        raise TypeError(f'{caller}: config must be a file path or a Config, got {type(config)}')
+    if cfg_options is not None:
+        config.merge_from_dict(cfg_options)
+    return config
 
 
 def _test_dataset_cfg(config: Config) -> dict:
@@ -131,7 +162,7 @@ def inference_detector(model: nn.Module, imgs: Union[ImageInput, Sequence[ImageI
     """Detect objects with the config's test pipeline and post-processing.
 
     Args:
-        model: a detector from :func:`init_detector` (needs ``model.cfg``).
+        model: a detector from :func:`init_detector` or :func:`init_onnx_detector` (needs ``model.cfg``).
         imgs: an image path, an HxWx3 uint8 BGR array (as ``cv2.imread`` gives),
             or a list of those.
         batch_size: images per forward pass.

@@ -26,7 +26,7 @@ from ssd_npu.models.task_modules import PseudoSampler
 from ssd_npu.registry import MODELS, TASK_UTILS
 from ssd_npu.structures import DetDataSample, GroundTruthPadding, PaddedGroundTruth
 
-from .ssd_post_processing import BatchDetections, batched_ssd_detections
+from .ssd_post_processing import BatchDetections, NmsKeep, batched_ssd_detections
 
 # Constructor defaults (mmdetection's, except the anchor range: see SSDHead). Read-only: builders copy them.
 SSD300_ANCHOR_GENERATOR = dict(type='SSDAnchorGenerator', scale_major=False, input_size=300,
@@ -414,7 +414,7 @@ class SSDHead(BaseModule):
     def batch_detections(self, cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor], img_shapes: Tensor,
                          inv_scale_factors: Optional[Tensor] = None, cfg: Optional[dict] = None,
                          with_nms: bool = True, nms_candidates: Optional[int] = None,
-                         nms_iterations: int = 12) -> BatchDetections:
+                         nms_iterations: int = 12, nms_keep: Optional[NmsKeep] = None) -> BatchDetections:
         """Static-shape detections of a batch (tensors in, tensors out: compiles and exports).
 
         Args:
@@ -424,6 +424,7 @@ class SSDHead(BaseModule):
                 original images, or None for input pixels.
             cfg: overrides ``test_cfg``.
             nms_candidates: overrides ``test_cfg.nms_candidates`` (-1: all).
+            nms_keep: the NMS step (None: the static greedy NMS; see ``ssd_post_processing.py``).
         """
         cfg = self.test_cfg if cfg is None else cfg
         if cfg is None:
@@ -442,7 +443,8 @@ class SSDHead(BaseModule):
             score_thr=cfg.get('score_thr', 0), nms_pre=cfg.get('nms_pre', -1),
             iou_threshold=nms_cfg['iou_threshold'], max_per_img=max_per_img,
             min_bbox_size=cfg.get('min_bbox_size', -1), topk_per_class=cfg.get('topk_per_class', -1),
-            nms_candidates=nms_candidates, with_nms=with_nms, nms_iterations=nms_iterations)
+            nms_candidates=nms_candidates, with_nms=with_nms, nms_iterations=nms_iterations,
+            nms_keep=nms_keep)
 
     def exact_detections(self, cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor], img_shape: Tensor,
                          inv_scale_factor: Optional[Tensor] = None, cfg: Optional[dict] = None,

@@ -20,8 +20,11 @@ them survive (or every valid candidate is among the ``T``). Each image
 reports whether that held and whether the fixed point was reached;
 :meth:`SSDHead.predict_by_feat` recomputes the rare images where it did not
 with every candidate and torchvision's NMS kernel, so its results equal mmdetection's.
+
+The NMS step is pluggable (``nms_keep``): the exported ONNX graph runs ONNX's
+``NonMaxSuppression`` there on every candidate (``ssd_npu/deployment/onnx_nms.py``).
 """
-from typing import NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -44,6 +47,12 @@ class BatchDetections(NamedTuple):
     labels: Tensor
     num_dets: Tensor
     exact: Tensor
+
+
+# (boxes [B, N, 4] xyxy sorted by descending score, scores [B, N], labels [B, N], valid [B, N],
+#  iou_threshold) -> (keep BoolTensor[B, N], converged BoolTensor[B]): the NMS step, pluggable so
+# that an exported graph can run a runtime's own NMS op on the same candidates.
+NmsKeep = Callable[[Tensor, Tensor, Tensor, Tensor, float], Tuple[Tensor, Tensor]]
 
 
 def greedy_nms_keep(boxes: Tensor, labels: Tensor, valid: Tensor, iou_threshold: float,
@@ -90,7 +99,8 @@ def batched_ssd_detections(cls_scores: Sequence[Tensor], bbox_preds: Sequence[Te
                            inv_scale_factors: Optional[Tensor], *, score_thr: float, nms_pre: int,
                            iou_threshold: float, max_per_img: int, min_bbox_size: float = -1,
                            topk_per_class: int = -1, nms_candidates: int = -1,
-                           with_nms: bool = True, nms_iterations: int = 12) -> BatchDetections:
+                           with_nms: bool = True, nms_iterations: int = 12,
+                           nms_keep: Optional[NmsKeep] = None) -> BatchDetections:
     """Detections of every image of a batch from the head's raw outputs.
 
     Args:
@@ -108,6 +118,7 @@ def batched_ssd_detections(cls_scores: Sequence[Tensor], bbox_preds: Sequence[Te
             more than there are: all of them).
         with_nms: False keeps every candidate (mmdetection's ``with_nms=False``).
         nms_iterations: rounds of :func:`greedy_nms_keep`.
+        nms_keep: the NMS step (see :data:`NmsKeep`); None: :func:`greedy_nms_keep`.
     """
     num_images = cls_scores[0].size(0)
     mlvl_scores, mlvl_indices, mlvl_boxes = [], [], []
@@ -150,7 +161,9 @@ def batched_ssd_detections(cls_scores: Sequence[Tensor], bbox_preds: Sequence[Te
     labels = labels.gather(1, order)
     valid = valid.gather(1, order)
     num_valid = valid.sum(dim=1)
-    if with_nms:
+    if with_nms and nms_keep is not None:
+        keep, converged = nms_keep(boxes, scores, labels, valid, iou_threshold)
+    elif with_nms:
         keep, converged = greedy_nms_keep(boxes, labels, valid, iou_threshold, nms_iterations)
     else:
         keep, converged = valid, torch.ones_like(num_valid, dtype=torch.bool)
@@ -174,10 +187,17 @@ def batched_ssd_detections(cls_scores: Sequence[Tensor], bbox_preds: Sequence[Te
 
 def _rank_within_label(scores: Tensor, labels: Tensor) -> Tensor:
     """LongTensor[B, N]: each candidate's rank by score among candidates of its label (0 = best)."""
+    num = scores.size(1)
+    positions = torch.arange(num, device=scores.device)
     by_score = scores.argsort(dim=1, descending=True)
-    # A stable sort by label keeps each label's candidates in descending score order.
-    order = by_score.gather(1, labels.gather(1, by_score).argsort(dim=1, stable=True))
+    # Sorted by (label, rank by score): a unique key, so any sort keeps each label's candidates in
+    # descending score order (no stable sort or searchsorted: both have no ONNX export).
+    order = by_score.gather(1, (labels.gather(1, by_score) * num + positions).argsort(dim=1))
     sorted_labels = labels.gather(1, order)
-    first_of_label = torch.searchsorted(sorted_labels, sorted_labels)
-    rank_sorted = torch.arange(order.size(1), device=scores.device) - first_of_label
+    # Each label's group in that order: its index, size and first position.
+    starts_group = torch.cat([torch.ones_like(sorted_labels[:, :1], dtype=torch.bool),
+                              sorted_labels[:, 1:] != sorted_labels[:, :-1]], dim=1)
+    group = starts_group.long().cumsum(dim=1) - 1
+    sizes = torch.zeros_like(group).scatter_add(1, group, torch.ones_like(group))
+    rank_sorted = positions - (sizes.cumsum(dim=1) - sizes).gather(1, group)
     return torch.empty_like(rank_sorted).scatter_(1, order, rank_sorted)

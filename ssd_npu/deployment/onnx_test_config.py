@@ -1,0 +1,26 @@
+"""``tools/test.py CONFIG model.onnx``: evaluate an exported model with the config's test loop."""
+import argparse
+
+from mmengine.config import Config
+
+from ssd_npu.engine.command_line import setup_test_config
+
+from . import onnx_detector  # noqa: F401  (registers ONNXDetector)
+
+
+def is_onnx_file(path: str) -> bool:
+    return str(path).lower().endswith('.onnx')
+
+
+def setup_onnx_test_config(cfg: Config, args: argparse.Namespace) -> Config:
+    """:func:`setup_test_config` with the model replaced by the ONNX file ``args.checkpoint``.
+
+    The dataset, pipeline, evaluator and visualisation stay the config's; the network and its
+    post-processing are the file's, run by onnxruntime (one process: ``--launcher none``).
+    """
+    if args.launcher != 'none':
+        raise ValueError('tools/test.py: an ONNX model is evaluated in one process (--launcher none)')
+    cfg = setup_test_config(cfg, args)
+    cfg.model = dict(type='ONNXDetector', onnx_file=args.checkpoint)
+    cfg.load_from = None
+    return cfg

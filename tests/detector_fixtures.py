@@ -1,0 +1,79 @@
+"""Random but well-conditioned detectors, and a comparison of detections that tolerates float noise
+(shared by the deployment tests)."""
+from pathlib import Path
+from typing import Optional, Union
+
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+
+from ssd_npu.registry import MODELS
+from ssd_npu.structures import DetDataSample
+from ssd_npu.utils import register_all_modules
+
+CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
+
+
+def random_detector(config: Union[str, Path], size: int, seed: int = 0,
+                    options: Optional[dict] = None) -> nn.Module:
+    """The model of ``config`` (a path, or relative to ``configs/``) with random weights that give
+    varied scores and boxes.
+
+    Default initialisations make nearly constant outputs (exact score ties, whose order is
+    arbitrary); here convolutions are He-initialised, batch-norm statistics are those of
+    random images (activations stay O(1)), and each level's class logits get std 2 and box
+    deltas std 0.5, like a trained model.
+    """
+    register_all_modules()
+    cfg = Config.fromfile(str(CONFIGS / config))
+    cfg.model.backbone.init_cfg = None
+    cfg.merge_from_dict(options or {})
+    torch.manual_seed(seed)
+    model = MODELS.build(cfg.model)
+    model.cfg = cfg
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight)
+            if module.bias is not None:
+                nn.init.normal_(module.bias, std=0.1)
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.uniform_(module.weight, 0.5, 1.5)
+            nn.init.normal_(module.bias, std=0.1)
+            module.reset_running_stats()
+            module.momentum = None   # a cumulative average: the statistics of the batch below
+    images = model.data_preprocessor.normalise(torch.rand(4, 3, size, size) * 255)
+    with torch.no_grad():
+        model.train()
+        model.extract_feat(images)
+        model.eval()
+        cls_scores, bbox_preds = model.bbox_head(model.extract_feat(images))
+        head = model.bbox_head
+        for level, (cls_score, bbox_pred) in enumerate(zip(cls_scores, bbox_preds)):
+            for conv, output, std in ((head.cls_convs[level][-1], cls_score, 2.0),
+                                      (head.reg_convs[level][-1], bbox_pred, 0.5)):
+                conv.weight.mul_(std / output.std())
+                conv.bias.mul_(std / output.std())
+    return model
+
+
+def torch_detections(model: nn.Module, images: torch.Tensor) -> list:
+    """``model.predict(..., rescale=False)`` on float BGR 0..255 images [B, 3, H, W]."""
+    samples = [DetDataSample(metainfo=dict(img_shape=tuple(images.shape[-2:]))) for _ in images]
+    with torch.no_grad():
+        results = model.predict(model.data_preprocessor.normalise(images), samples, rescale=False)
+    return [result.pred_instances for result in results]
+
+
+def assert_same_detections(expected, actual, box_tol: float = 1e-3, score_tol: float = 1e-5) -> None:
+    """Same count, and each detection of ``actual`` equals one of ``expected`` (label equal, box within
+    ``box_tol`` pixels, score within ``score_tol``). Both are sorted by score; detections whose scores
+    differ by less than the float noise may come in either order, so a row is matched among those."""
+    assert len(actual) == len(expected), f'{len(actual)} detections, expected {len(expected)}'
+    rows = list(zip(expected.bboxes.tolist(), expected.scores.tolist(), expected.labels.tolist()))
+    unmatched = list(range(len(rows)))
+    for box, score, label in zip(actual.bboxes.tolist(), actual.scores.tolist(), actual.labels.tolist()):
+        match = next((j for j in unmatched if abs(rows[j][1] - score) <= score_tol and rows[j][2] == label
+                      and max(abs(a - b) for a, b in zip(rows[j][0], box)) <= box_tol), None)
+        assert match is not None, f'no detection like {box} {score} label {label} in {rows[:5]}...'
+        unmatched.remove(match)
+
