@@ -137,8 +137,9 @@ def test_bf16_autocast_loss_region_compiles(dynamo_counters):
 
 
 @pytest.mark.slow
-def test_inductor_losses_and_detections_equal_eager(dynamo_counters):
-    """The default backend (Inductor, C++ on the CPU): losses within 1e-5 relative, same detections."""
+def test_inductor_losses_equal_eager(dynamo_counters):
+    """The default backend (Inductor, C++ on the CPU): losses within 1e-5 relative, finite gradients.
+    (Detections of compiled and eager models are compared through tools/test.py in test_compile.py.)"""
     options = {**QUARTER_DEMO, 'model.train_cfg.gt_pad_size': 16}
     eager, compiled = build('synthetic_demo.py', options), build('synthetic_demo.py', options)
     compiled.load_state_dict(eager.state_dict())
@@ -151,14 +152,4 @@ def test_inductor_losses_and_detections_equal_eager(dynamo_counters):
         assert losses[1][1][key].item() == pytest.approx(losses[0][1][key].item(), rel=1e-5)
     losses[1][0].backward()
     assert compiled.bbox_head.cls_convs[0][-1].weight.grad.isfinite().all()
-
-    eager.eval()
-    compiled.eval()
-    with torch.no_grad():
-        expected, result = (model.test_step(batch) for model in (eager, compiled))
-    for want, got in zip(expected, result):
-        assert len(got.pred_instances) == len(want.pred_instances) > 0
-        torch.testing.assert_close(got.pred_instances.bboxes, want.pred_instances.bboxes, atol=1e-3, rtol=0)
-        torch.testing.assert_close(got.pred_instances.scores, want.pred_instances.scores, atol=1e-5, rtol=0)
-        assert torch.equal(got.pred_instances.labels, want.pred_instances.labels)
     assert not dynamo_counters['graph_break']
