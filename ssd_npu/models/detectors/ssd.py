@@ -149,10 +149,6 @@ class SSD(BaseModel):
         if hasattr(self.data_preprocessor, 'compile_normalisation'):
             self.data_preprocessor.compile_normalisation(**kwargs)
 
-    @property
-    def is_compiled(self) -> bool:
-        return bool(self._regions)
-
     def region(self, name: str) -> Callable:
         """``'loss'`` or ``'predict'``: the compiled region after :meth:`compile`, else the eager method."""
         return self._regions.get(name, getattr(self, f'{name}_region'))
