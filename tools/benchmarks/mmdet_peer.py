@@ -8,23 +8,11 @@ and prints one JSON object: ``{"ms": median milliseconds per iteration, ...}``.
 """
 import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
-
-
-def median_ms(step, iters: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+from head_inputs import median_ms  # this folder; imports only torch
 
 
 def build_model(config: str):
