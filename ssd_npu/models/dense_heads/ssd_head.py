@@ -136,7 +136,8 @@ class SSDHead(BaseModule):
         self.gt_padding = GroundTruthPadding(train_cfg.get('gt_pad_size', 100))
 
     @property
-    def _uses_ignored_regions(self) -> bool:
+    def uses_ignored_regions(self) -> bool:
+        """Whether ``ignored_instances`` take part in assignment (the assigner's ``ignore_iof_thr > 0``)."""
         return self.assigner.ignore_iof_thr > 0
 
     def _init_layers(self) -> None:
@@ -217,7 +218,7 @@ class SSDHead(BaseModule):
         """
         cls_scores, bbox_preds = self(x)
         gt = self.gt_padding.pad_data_samples(batch_data_samples, cls_scores[0].device,
-                                              with_ignored=self._uses_ignored_regions)
+                                              with_ignored=self.uses_ignored_regions)
         return self.loss_by_padded_gt(cls_scores, bbox_preds, gt)
 
     def loss_by_feat(self, cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor],
@@ -236,7 +237,7 @@ class SSDHead(BaseModule):
             See :meth:`loss_by_padded_gt`.
         """
         device = cls_scores[0].device
-        ignored = batch_gt_instances_ignore if self._uses_ignored_regions else None
+        ignored = batch_gt_instances_ignore if self.uses_ignored_regions else None
         gt = self.gt_padding.pad(batch_gt_instances, device, ignored)
         return self.loss_by_padded_gt(cls_scores, bbox_preds, gt)
 

@@ -58,7 +58,7 @@ class SSD(BaseModel):
             # The preprocessor delivers the ground truth padded as the head's train_cfg says.
             self.data_preprocessor.gt_padding = getattr(self.bbox_head, 'gt_padding', None)
             self.data_preprocessor.pad_ignored_regions = (self.data_preprocessor.gt_padding is not None
-                                                          and self.bbox_head.assigner.ignore_iof_thr > 0)
+                                                          and self.bbox_head.uses_ignored_regions)
 
     @property
     def with_neck(self) -> bool:
@@ -168,7 +168,7 @@ class SSD(BaseModel):
         head = self.bbox_head
         if padded_gt is None:
             padded_gt = head.gt_padding.pad_data_samples(data_samples, inputs.device,
-                                                        with_ignored=head.assigner.ignore_iof_thr > 0)
+                                                        with_ignored=head.uses_ignored_regions)
         with self._input_size_hint(inputs):
             sums = self.region('loss')(inputs, *padded_gt)
         return head.normalise_losses(*sums)
