@@ -52,12 +52,7 @@ def main() -> None:
     @torch.no_grad()
     def ours() -> list:
         dets = batch_detections(cls, reg, img_shapes, inv_scale_factors)
-        results = head.split_detections(dets)
-        for i in (~dets.exact).nonzero().flatten().tolist():   # as SSDHead.predict_by_feat does
-            image = slice(i, i + 1)
-            results[i] = head.exact_detections([s[image] for s in cls], [b[image] for b in reg],
-                                               img_shapes[image], inv_scale_factors[image])
-        return results
+        return head.final_detections(dets, head.outputs_of_image(cls, reg), img_shapes, inv_scale_factors)
 
     @torch.no_grad()
     def oracle() -> list:

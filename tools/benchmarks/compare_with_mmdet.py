@@ -60,13 +60,9 @@ def ours_postprocess(args, inputs) -> Dict[str, Callable[[], None]]:
         @torch.no_grad()
         def step() -> None:
             shapes, inv_scale = head.shape_tensors(metas, True, torch.device('cpu'))
-            dets = batch_detections(inputs['cls_scores'], inputs['bbox_preds'], shapes, inv_scale)
-            step.result = head.split_detections(dets)
-            for i in (~dets.exact).nonzero().flatten().tolist():
-                image = slice(i, i + 1)
-                step.result[i] = head.exact_detections([s[image] for s in inputs['cls_scores']],
-                                                       [b[image] for b in inputs['bbox_preds']],
-                                                       shapes[image], inv_scale[image])
+            cls, reg = inputs['cls_scores'], inputs['bbox_preds']
+            dets = batch_detections(cls, reg, shapes, inv_scale)
+            step.result = head.final_detections(dets, head.outputs_of_image(cls, reg), shapes, inv_scale)
         return step
     steps = {'ours eager': predict(head.batch_detections)}
     if args.compile:

@@ -10,7 +10,7 @@ graphs) from recompiling and GPUs from waiting on the host. The tests hold
 the same loss written per image as an oracle.
 """
 import contextlib
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -27,6 +27,9 @@ from ssd_npu.registry import MODELS, TASK_UTILS
 from ssd_npu.structures import DetDataSample, GroundTruthPadding, PaddedGroundTruth
 
 from .ssd_post_processing import BatchDetections, NmsKeep, batched_ssd_detections
+
+# i -> (cls_scores, bbox_preds) of image i alone: the per-level head outputs of a batch of 1.
+ImageOutputs = Callable[[int], Tuple[List[Tensor], List[Tensor]]]
 
 # Constructor defaults (mmdetection's, except the anchor range: see SSDHead). Read-only: builders copy them.
 SSD300_ANCHOR_GENERATOR = dict(type='SSDAnchorGenerator', scale_major=False, input_size=300,
@@ -404,13 +407,33 @@ class SSDHead(BaseModule):
                              'with rescale=True)')
         img_shapes, inv_scale_factors = self.shape_tensors(batch_img_metas, rescale, cls_scores[0].device)
         dets = self.batch_detections(cls_scores, bbox_preds, img_shapes, inv_scale_factors, cfg, with_nms)
+        return self.final_detections(dets, self.outputs_of_image(cls_scores, bbox_preds), img_shapes,
+                                     inv_scale_factors, cfg, with_nms)
+
+    def final_detections(self, dets: BatchDetections, image_outputs: ImageOutputs, img_shapes: Tensor,
+                         inv_scale_factors: Optional[Tensor] = None, cfg: Optional[dict] = None,
+                         with_nms: bool = True) -> List[InstanceData]:
+        """Per image, the detections of :meth:`batch_detections` where they are exact; an image whose
+        bounded NMS could not be final (rare) is recomputed by :meth:`exact_detections` from
+        ``image_outputs(i)``, its own head outputs (a batch of 1), asked for only then.
+
+        Args:
+            dets: the output of :meth:`batch_detections` (eager, compiled or exported).
+            image_outputs: ``i -> (cls_scores, bbox_preds)`` of image ``i`` alone.
+            img_shapes, inv_scale_factors, cfg, with_nms: as given to :meth:`batch_detections`.
+        """
         results = self.split_detections(dets)
         for i in (~dets.exact).nonzero().flatten().tolist():
             image = slice(i, i + 1)
             inv_scale = None if inv_scale_factors is None else inv_scale_factors[image]
-            results[i] = self.exact_detections([s[image] for s in cls_scores], [b[image] for b in bbox_preds],
-                                               img_shapes[image], inv_scale, cfg, with_nms)
+            results[i] = self.exact_detections(*image_outputs(i), img_shapes[image], inv_scale, cfg, with_nms)
         return results
+
+    @staticmethod
+    def outputs_of_image(cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor]) -> ImageOutputs:
+        """``i -> (cls_scores, bbox_preds)`` of image ``i`` of a batch's head outputs, for
+        :meth:`final_detections`."""
+        return lambda i: ([s[i:i + 1] for s in cls_scores], [b[i:i + 1] for b in bbox_preds])
 
     def batch_detections(self, cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor], img_shapes: Tensor,
                          inv_scale_factors: Optional[Tensor] = None, cfg: Optional[dict] = None,

@@ -192,13 +192,10 @@ class SSD(BaseModel):
                                                        inputs.device)
         with self._input_size_hint(inputs):
             dets = self.region('predict')(inputs, img_shapes, inv_scale_factors)
-        results = head.split_detections(dets)
-        # Rare: the bounded NMS of an image was not final; redo that image with all candidates.
-        for i in (~dets.exact).nonzero().flatten().tolist():
-            image = slice(i, i + 1)
-            cls_scores, bbox_preds = head(self._features(inputs[image]))
-            inv_scale = None if inv_scale_factors is None else inv_scale_factors[image]
-            results[i] = head.exact_detections(cls_scores, bbox_preds, img_shapes[image], inv_scale)
+        # The compiled region returns detections only: the rare image whose bounded NMS was not
+        # final runs the network again, alone.
+        results = head.final_detections(dets, lambda i: head(self._features(inputs[i:i + 1])), img_shapes,
+                                        inv_scale_factors)
         for sample, pred_instances in zip(data_samples, results):
             sample.pred_instances = pred_instances
         return data_samples

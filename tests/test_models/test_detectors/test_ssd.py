@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from detector_fixtures import assert_same_detections, random_detector, torch_detections
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint, save_checkpoint
 from mmengine.structures import InstanceData
@@ -112,3 +113,20 @@ def test_checkpoint_with_other_head_size_loads_the_rest_and_lists_skipped_keys(t
     assert torch.equal(target.backbone.conv1.conv.weight, source.backbone.conv1.conv.weight)
     assert torch.equal(target.bbox_head.reg_convs[0][1].weight, source.bbox_head.reg_convs[0][1].weight)
     assert target.bbox_head.cls_convs[0][1].weight.shape[0] == 6 * 6
+
+
+def test_an_image_whose_bounded_nms_was_not_final_is_recomputed_exactly():
+    """With a window of 4 NMS candidates no image's result can be final: each one is run again
+    alone through the exact path, and the detections equal those of an unbounded NMS."""
+    model = random_detector('synthetic_demo.py', 192)
+    images = torch.rand(2, 3, 192, 192) * 255
+    model.bbox_head.test_cfg['nms_candidates'] = -1
+    expected = torch_detections(model, images)
+    model.bbox_head.test_cfg['nms_candidates'] = 4
+    img_shapes = torch.tensor([[192, 192]] * 2)
+    with torch.no_grad():
+        bounded = model.region('predict')(model.data_preprocessor.normalise(images), img_shapes, None)
+    assert not bounded.exact.any()
+    for want, got in zip(expected, torch_detections(model, images)):
+        assert len(want) > 4
+        assert_same_detections(want, got)
