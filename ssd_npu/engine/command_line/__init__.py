@@ -4,7 +4,7 @@ Flags become config entries here (``--amp``, ``--resume``, ``--launcher``...), t
 launch variables become torchrun's, and the Runner is built from the result.
 """
 from .amp_flags import amp_optim_wrapper
-from .arguments import add_common_arguments
+from .arguments import add_common_arguments, build_test_parser, build_train_parser
 from .config_from_flags import (
     apply_launch_options,
     build_runner,
@@ -23,6 +23,7 @@ from .legacy_launch_env import map_legacy_dist_env
 
 __all__ = [
     'add_common_arguments', 'add_legacy_test_arguments', 'add_legacy_train_arguments', 'amp_optim_wrapper',
-    'apply_launch_options', 'build_runner', 'load_config', 'map_legacy_dist_env', 'set_data_root',
-    'setup_test_config', 'setup_train_config', 'translate_legacy_test_flags', 'translate_legacy_train_flags',
+    'apply_launch_options', 'build_runner', 'build_test_parser', 'build_train_parser', 'load_config',
+    'map_legacy_dist_env', 'set_data_root', 'setup_test_config', 'setup_train_config',
+    'translate_legacy_test_flags', 'translate_legacy_train_flags',
 ]

@@ -5,7 +5,7 @@ import pytest
 from mmengine.config import Config
 
 from ssd_npu.engine.command_line import (
-    add_common_arguments,
+    build_train_parser,
     load_config,
     setup_test_config,
     setup_train_config,
@@ -16,17 +16,7 @@ DEMO = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'configs', 'syn
 
 
 def _train_args(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    parser.add_argument('config')
-    parser.add_argument('--work-dir')
-    parser.add_argument('--resume', nargs='?', const='auto')
-    parser.add_argument('--amp', action='store_true')
-    parser.add_argument('--opt-level')
-    parser.add_argument('--auto-scale-lr', action='store_true')
-    parser.add_argument('--seed', type=int)
-    parser.add_argument('--deterministic', action='store_true')
-    add_common_arguments(parser)
-    return parser.parse_args([DEMO, *argv])
+    return build_train_parser().parse_args([DEMO, *argv])
 
 
 @pytest.fixture

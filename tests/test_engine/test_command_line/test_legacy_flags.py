@@ -4,9 +4,8 @@ import os
 import pytest
 
 from ssd_npu.engine.command_line import (
-    add_common_arguments,
-    add_legacy_test_arguments,
-    add_legacy_train_arguments,
+    build_test_parser,
+    build_train_parser,
     load_config,
     setup_test_config,
     setup_train_config,
@@ -19,32 +18,13 @@ DEMO = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'configs', 'syn
 
 
 def _train(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    parser.add_argument('config')
-    for flag in ('--work-dir', '--opt-level', '--seed'):
-        parser.add_argument(flag)
-    parser.add_argument('--resume', nargs='?', const='auto')
-    for flag in ('--amp', '--auto-scale-lr', '--deterministic'):
-        parser.add_argument(flag, action='store_true')
-    add_common_arguments(parser)
-    add_legacy_train_arguments(parser)
-    args = parser.parse_args([DEMO, *argv])
+    args = build_train_parser().parse_args([DEMO, *argv])
     translate_legacy_train_flags(args)
     return args
 
 
 def _test(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    parser.add_argument('config')
-    parser.add_argument('checkpoint')
-    for flag in ('--work-dir', '--out', '--show-dir'):
-        parser.add_argument(flag)
-    parser.add_argument('--wait-time', type=float)
-    for flag in ('--show', '--show-gt', '--tta'):
-        parser.add_argument(flag, action='store_true')
-    add_common_arguments(parser)
-    add_legacy_test_arguments(parser)
-    args = parser.parse_args([DEMO, 'c.pth', *argv])
+    args = build_test_parser().parse_args([DEMO, 'c.pth', *argv])
     translate_legacy_test_flags(args)
     return args
 
