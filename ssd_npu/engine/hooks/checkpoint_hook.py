@@ -1,5 +1,6 @@
 """mmengine's CheckpointHook, with old checkpoints removed only after the new one is complete."""
 import os.path as osp
+from typing import Dict, Optional
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook as _CheckpointHook
@@ -43,7 +44,9 @@ class CheckpointHook(_CheckpointHook):
     one and writes ``last_checkpoint`` in place: a write that fails (full disk, file size
     limit) leaves no loadable checkpoint, or a pointer to a removed one. Here the new checkpoint
     is written first, then ``last_checkpoint``, both atomically; old checkpoints are removed
-    only then. A failed write stops the run with :class:`CheckpointWriteError`.
+    only then. The same holds for ``save_best``: mmengine removes the previous best checkpoint
+    before writing the new one, here after. A failed write stops the run with
+    :class:`CheckpointWriteError`.
     """
 
     def _save_checkpoint_with_step(self, runner, step, meta):
@@ -69,3 +72,40 @@ class CheckpointHook(_CheckpointHook):
             old = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old_step))
             if self.file_backend.isfile(old):
                 self.file_backend.remove(old)
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        if not self.save_best:
+            return
+        previous = self._best_paths()
+        # mmengine removes the best checkpoint it knows of before it writes the new one: it is
+        # told of none, and the outdated ones are removed below, once the new ones are complete.
+        self._set_best_paths(dict.fromkeys(previous))
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+        except OSError as error:
+            self._set_best_paths(previous)
+            kept = ', '.join(path for path in previous.values() if path) or 'none was written before'
+            message = (f'Could not write the best checkpoint: {error.strerror or error}. '
+                       f'Previous best kept: {kept}')
+            runner.logger.error(message)
+            raise CheckpointWriteError(message) from error
+        current = self._best_paths()
+        for key, old in previous.items():
+            if current[key] is None:  # this metric did not improve: its best checkpoint stays
+                current[key] = old
+            elif old and old != current[key] and is_main_process() and self.file_backend.isfile(old):
+                self.file_backend.remove(old)
+                runner.logger.info(f'The previous best checkpoint {old} is removed')
+        self._set_best_paths(current)
+
+    def _best_paths(self) -> Dict[Optional[str], Optional[str]]:
+        """The best checkpoint of each key indicator (mmengine keeps one path for a single key)."""
+        if len(self.key_indicators) == 1:
+            return {None: self.best_ckpt_path}
+        return {key: self.best_ckpt_path_dict.get(key) for key in self.key_indicators}
+
+    def _set_best_paths(self, paths: Dict[Optional[str], Optional[str]]) -> None:
+        if len(self.key_indicators) == 1:
+            self.best_ckpt_path = paths[None]
+        else:
+            self.best_ckpt_path_dict.update(paths)
