@@ -71,6 +71,8 @@ def test_sigterm_checkpoints_the_current_iteration_and_resume_continues_from_it(
     assert resumed.returncode == 0, log[-3000:]
     assert 'skipping the 2 of its 4 iterations trained before the interruption' in log
     assert_same_weights(work_dir / 'epoch_2.pth', uninterrupted)
+    assert not (work_dir / 'iter_6.pth').exists(), 'epoch_2.pth replaces the preemption checkpoint'
+    assert (work_dir / 'epoch_1.pth').exists()
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
 """mmengine's CheckpointHook, with old checkpoints removed only after the new one is complete."""
+import os
 import os.path as osp
 from typing import Dict, Optional
 
@@ -7,6 +8,9 @@ from mmengine.hooks import CheckpointHook as _CheckpointHook
 
 from mmcv_patches.atomic_save import write_atomically
 from ssd_npu.registry import HOOKS
+
+# Runtime info naming the checkpoint PreemptionHook wrote, removed by the next regular checkpoint.
+PREEMPTION_CHECKPOINT = 'preemption_checkpoint'
 
 
 class CheckpointWriteError(RuntimeError):
@@ -46,7 +50,8 @@ class CheckpointHook(_CheckpointHook):
     is written first, then ``last_checkpoint``, both atomically; old checkpoints are removed
     only then. The same holds for ``save_best``: mmengine removes the previous best checkpoint
     before writing the new one, here after. A failed write stops the run with
-    :class:`CheckpointWriteError`.
+    :class:`CheckpointWriteError`. A mid-epoch checkpoint of ``PreemptionHook`` is removed
+    once a newer regular checkpoint is written.
     """
 
     def _save_checkpoint_with_step(self, runner, step, meta):
@@ -66,12 +71,16 @@ class CheckpointHook(_CheckpointHook):
             save_optimizer=self.save_optimizer, save_param_scheduler=self.save_param_scheduler,
             meta=meta, by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
 
+        preempted = runner.message_hub.pop_info(PREEMPTION_CHECKPOINT)
         if not is_main_process():
             return
         for old_step in outdated:
             old = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old_step))
             if self.file_backend.isfile(old):
                 self.file_backend.remove(old)
+        if preempted and preempted != self.last_ckpt and osp.isfile(preempted):
+            os.remove(preempted)
+            runner.logger.info(f'Removed {preempted}, written on preemption: {self.last_ckpt} is newer')
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
         if not self.save_best:

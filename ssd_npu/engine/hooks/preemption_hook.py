@@ -1,4 +1,5 @@
 """Preemption (SIGTERM from Slurm, Kubernetes, torchrun): checkpoint the current iteration, exit."""
+import os.path as osp
 import signal
 import sys
 
@@ -8,13 +9,14 @@ from mmengine.hooks import Hook
 
 from ssd_npu.registry import HOOKS
 
-from .checkpoint_hook import write_checkpoint_and_pointer
+from .checkpoint_hook import PREEMPTION_CHECKPOINT, write_checkpoint_and_pointer
 
 
 @HOOKS.register_module()
 class PreemptionHook(Hook):
     """On SIGTERM, finish the current iteration on every rank, write ``iter_<N>.pth`` (rank 0,
-    atomically, with ``last_checkpoint`` pointing at it) and exit with status 0.
+    atomically, with ``last_checkpoint`` pointing at it) and exit with status 0. The resumed run's
+    next regular checkpoint removes that file.
 
     ``--resume`` then continues from that iteration (``MidEpochResumeHook`` skips the batches
     already trained on), not from the last epoch checkpoint.
@@ -60,7 +62,11 @@ class PreemptionHook(Hook):
         if not self._stop_requested(runner):
             return
         done = runner.iter + 1
-        path = write_checkpoint_and_pointer(runner, runner.work_dir, f'iter_{done}.pth',
+        filename = f'iter_{done}.pth'
+        if not osp.isfile(osp.join(runner.work_dir, filename)):  # else a regular checkpoint of this iteration
+            # CheckpointHook removes it once a newer checkpoint exists (the name is saved with it).
+            runner.message_hub.update_info(PREEMPTION_CHECKPOINT, osp.join(runner.work_dir, filename))
+        path = write_checkpoint_and_pointer(runner, runner.work_dir, filename,
                                             meta=dict(epoch=runner.epoch, iter=done), by_epoch=False)
         cause = self._received or 'another rank'
         # Counted from the epoch start (batch_idx restarts at 0 in an epoch resumed part-way).
