@@ -64,6 +64,7 @@ def test_test_py_refuses_a_checkpoint_that_runs_code(tmp_path, make_tiny_config,
 
 
 @pytest.mark.slow
+@pytest.mark.longest
 def test_readme_demo_trains_to_half_map_on_the_synthetic_data(tmp_path, run_tool):
     """The README's first command on a fresh folder: generate, train, evaluate, draw (~5 min)."""
     result = run_tool(['python', str(REPO / 'tools' / 'demo_synthetic.py'), '--config',
