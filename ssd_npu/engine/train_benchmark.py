@@ -29,16 +29,17 @@ class StepTimes:
 
 def synthetic_batch(batch_size: int, input_size: int, num_classes: int, boxes_per_image: int = 7,
                     seed: int = 0) -> dict:
-    """A batch as ``PackDetInputs`` + ``pseudo_collate`` give it: uint8 images and random boxes.
+    """A training batch as ``PackDetInputs`` + ``pseudo_collate`` give it: float32 images (the
+    output of ``PhotoMetricDistortion``'s default arithmetic) and random boxes.
 
-    Returns ``dict(inputs=list[uint8 Tensor[3, S, S]], data_samples=list[DetDataSample])``, boxes
-    xyxy in pixels of the ``S x S`` input.
+    Returns ``dict(inputs=list[float32 Tensor[3, S, S]], data_samples=list[DetDataSample])``,
+    boxes xyxy in pixels of the ``S x S`` input.
     """
     generator = torch.Generator().manual_seed(seed)
     inputs, samples = [], []
     for index in range(batch_size):
         image = torch.randint(0, 256, (3, input_size, input_size), dtype=torch.uint8, generator=generator)
-        inputs.append(image)
+        inputs.append(image.float())
         centres = torch.rand(boxes_per_image, 2, generator=generator) * input_size
         sizes = (0.1 + 0.5 * torch.rand(boxes_per_image, 2, generator=generator)) * input_size
         boxes = torch.cat([centres - sizes / 2, centres + sizes / 2], dim=1).clamp(0, input_size)

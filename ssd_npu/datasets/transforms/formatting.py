@@ -17,7 +17,8 @@ _INSTANCE_FIELDS = (('gt_bboxes', 'bboxes', torch.float32), ('gt_bboxes_labels',
 class PackDetInputs(BaseTransform):
     """Pack an image and its annotations as ``dict(inputs, data_samples)`` (mmdetection's contract).
 
-    - ``inputs``: Tensor[3, H, W], the image's dtype (uint8 for the standard pipelines), BGR.
+    - ``inputs``: Tensor[3, H, W], the image's dtype (uint8 for the test pipelines, float32 after
+      ``PhotoMetricDistortion``'s default arithmetic in training), BGR.
     - ``data_samples``: :class:`~ssd_npu.structures.DetDataSample` whose ``gt_instances`` hold
       ``bboxes`` (FloatTensor[N, 4], xyxy pixels of ``inputs``) and ``labels`` (LongTensor[N])
       of the boxes with ``gt_ignore_flags == False``; ``ignored_instances`` hold the others

@@ -17,9 +17,11 @@ from ssd_npu.structures import DetDataSample, GroundTruthPadding
 class DetDataPreprocessor(ImgDataPreprocessor):
     """Moves a batch to the model's device, then stacks, converts and normalises it there.
 
-    The uint8 images travel to the device as uint8 (4x less to copy than
-    float) and the float conversion, BGR->RGB swap, ``(x - mean) / std`` and
-    padding run on the device. When every image of the batch has the same
+    Images travel to the device in the dtype the pipeline gave them (test
+    images uint8, a quarter of float32's bytes; training images float32 after
+    mmdetection's ``PhotoMetricDistortion`` arithmetic, uint8 with
+    ``saturate=True``) and the float conversion, BGR->RGB swap,
+    ``(x - mean) / std`` and padding run on the device. When every image of the batch has the same
     shape (SSD resizes to a fixed size) they are stacked first, so the
     normalisation is one batched op instead of one op per image.
 
@@ -35,7 +37,7 @@ class DetDataPreprocessor(ImgDataPreprocessor):
         batch_augments: configs of batch augmentations applied in training,
             each a module called as ``inputs, data_samples = aug(inputs, data_samples)``.
 
-    Input ``data``: ``dict(inputs=list of uint8 Tensor[3, H, W] or Tensor[B, 3, H, W],
+    Input ``data``: ``dict(inputs=list of uint8/float32 Tensor[3, H, W] or Tensor[B, 3, H, W],
     data_samples=list of DetDataSample)``. Output: ``dict(inputs=float Tensor[B, 3, H', W'],
     data_samples=...)`` with ``batch_input_shape`` (H', W') and ``pad_shape`` (each image's
     own padded size) added to every sample's metainfo. In training, when the detector set
@@ -77,9 +79,11 @@ class DetDataPreprocessor(ImgDataPreprocessor):
                                                          with_ignored=self.pad_ignored_regions)
         if isinstance(data['inputs'], Tensor) and self._normalise_batch is not None:
             data = self.cast_data(data)
-            # Always without autograd (images need no gradient), so training and testing share one graph.
+            # Always without autograd (images need no gradient) and on float images (training
+            # batches are float32 after PhotoMetricDistortion, test batches uint8), so training
+            # and testing share one graph.
             with torch.no_grad():
-                data['inputs'] = self._normalise_batch(data['inputs'])
+                data['inputs'] = self._normalise_batch(data['inputs'].float())
         else:
             data = super().forward(data=data, training=training)
         inputs, data_samples = data['inputs'], data['data_samples']

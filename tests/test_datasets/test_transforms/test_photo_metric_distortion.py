@@ -67,6 +67,19 @@ def test_random_draws_cover_every_option():
         values = [d[key] for d in draws if d[key] is not None]
         assert 150 < len(values) < 250 and low <= min(values) and max(values) <= high
     out = pmd(dict(img=image()))['img']
+    assert out.dtype == np.float32 and out.shape == (30, 40, 3)
+
+
+def test_the_default_is_mmdetections_arithmetic(monkeypatch):
+    params = MMDET_PIXEL_00[0][0]
+    pmd = PhotoMetricDistortion()
+    monkeypatch.setattr(pmd, '_random_params', lambda: dict(NONE, **params))
+    np.testing.assert_array_equal(pmd(dict(img=image()))['img'],
+                                  distort(monkeypatch, image(), saturate=False, **params))
+
+
+def test_the_saturating_arithmetic_keeps_uint8(monkeypatch):
+    out = distort(monkeypatch, image(), saturate=True, brightness=20.4, saturation=1.4, hue=12.0)
     assert out.dtype == np.uint8 and out.shape == (30, 40, 3)
 
 

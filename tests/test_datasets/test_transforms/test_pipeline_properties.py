@@ -110,7 +110,8 @@ def test_configured_ssd_train_pipeline_yields_the_model_contract(tmp_path):
     for _ in range(20):
         packed = pipeline(dict(img_path=str(tmp_path / 'scene.png'), img_id=1, instances=instances))
         inputs, sample = packed['inputs'], packed['data_samples']
-        assert inputs.dtype == torch.uint8 and inputs.shape == (3, 300, 300)
+        # float32: PhotoMetricDistortion's default arithmetic is mmdetection's, unclipped
+        assert inputs.dtype == torch.float32 and inputs.shape == (3, 300, 300)
         boxes = sample.gt_instances.bboxes
         assert boxes.dtype == torch.float32 and len(boxes) == len(sample.gt_instances.labels) >= 1
         assert (boxes >= 0).all() and (boxes <= 300).all()

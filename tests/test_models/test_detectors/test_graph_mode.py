@@ -35,11 +35,14 @@ def build(config: str, options: dict = None):
     return MODELS.build(cfg.model)
 
 
-def coco_like_batch(size: int, num_images: int, num_classes: int, generator: torch.Generator) -> dict:
-    """uint8 images and 0-100 boxes per image (empty images included), as the dataloader gives them."""
+def coco_like_batch(size: int, num_images: int, num_classes: int, generator: torch.Generator,
+                    dtype: torch.dtype = torch.float32) -> dict:
+    """Images and 0-100 boxes per image (empty images included), as the dataloader gives them:
+    float32 images in training (PhotoMetricDistortion's output), uint8 in testing."""
     images, samples = [], []
     for i in range(num_images):
-        images.append(torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=generator))
+        pixels = torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=generator)
+        images.append(pixels.to(dtype))
         count = int(torch.randint(0, 101, (1,), generator=generator)) if i % 3 else 0
         xy = torch.rand(count, 2, generator=generator) * size * 0.8
         wh = 2 + torch.rand(count, 2, generator=generator) * size * 0.5
@@ -103,8 +106,8 @@ def shapes_only(graph_module: torch.fx.GraphModule, example_inputs: list):
 ])
 def test_models_compile_fullgraph_and_never_recompile(dynamo_counters, config, size):
     """The real models at their input size on the meta device (shapes only): 200 training steps of
-    COCO-like batches (0-100 boxes per image, empty images) and test batches give one graph each for
-    normalisation, loss and prediction; a recompilation fails the test."""
+    COCO-like batches (0-100 boxes per image, empty images) and test batches (uint8 images) give one
+    graph each for normalisation, loss and prediction; a recompilation fails the test."""
     model = build(config, {'model.train_cfg.gt_pad_size': 100}).to('meta')
     model.compile(backend=shapes_only)
     generator = torch.Generator().manual_seed(0)
@@ -113,7 +116,8 @@ def test_models_compile_fullgraph_and_never_recompile(dynamo_counters, config, s
     for _ in range(200):
         model(**model.data_preprocessor(coco_like_batch(size, 2, num_classes, generator), True), mode='loss')
     model.eval()
-    inputs = torch.zeros(2, 3, size, size, device='meta')
+    # uint8 test images go through the normalisation graph of the float32 training images.
+    inputs = model.data_preprocessor(coco_like_batch(size, 2, num_classes, generator, torch.uint8))['inputs']
     img_shapes = torch.full((2, 2), size, device='meta')
     for _ in range(2):
         dets = model.region('predict')(inputs, img_shapes, torch.ones(2, 2, device='meta'))
