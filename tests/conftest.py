@@ -1,5 +1,16 @@
 """Puts this folder on sys.path (pytest's rootdir-less import mode), so tests import the oracles here."""
+import os
+
 import ssd_npu  # noqa: F401  (first, before torch: it sets OpenMP's wait policy, see ssd_npu/__init__.py)
+
+
+def pytest_configure(config) -> None:
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        import torch
+
+        # ``-n auto`` runs a worker per core: one thread each keeps them from oversubscribing the
+        # cores (the tools the tests start run with OMP_NUM_THREADS=1 too, tests/test_tools/conftest.py).
+        torch.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(items) -> None:

@@ -19,8 +19,6 @@ CONFIGS_2_25 = ['ssd300_coco.py', 'ssd512_coco.py', 'ssdlite_mobilenetv2_scratch
 ONE_ITERATION_3_3 = ['train_dataloader.batch_size=2', 'train_dataloader.dataset.times=1',
                      'train_cfg.max_epochs=1']
 ONE_ITERATION_2_25 = ['data.samples_per_gpu=2', 'data.train.times=1', 'runner.max_epochs=1']
-# The VGG configs' first stage is 300x300 or 512x512 work: two threads halve the wait.
-ENV = dict(OMP_NUM_THREADS='2')
 
 
 @pytest.fixture(scope='module')
@@ -36,7 +34,7 @@ def offline_env(tmp_path_factory) -> dict:
                  out_feature_indices=(22, 34))
     weights = {key: value for key, value in vgg.state_dict().items() if key.startswith('features.')}
     torch.save(weights, folder / 'vgg16_caffe-292e1171.pth')
-    return dict(ENV, SSD_NPU_CHECKPOINT_DIR=str(folder))
+    return dict(SSD_NPU_CHECKPOINT_DIR=str(folder))
 
 
 @pytest.fixture(scope='module')
