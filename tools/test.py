@@ -7,6 +7,7 @@ from ssd_npu.engine.command_line import (
     translate_legacy_test_flags,
 )
 from ssd_npu.engine.friendly_errors import friendly_errors
+from ssd_npu.engine.process_group import leave_process_group
 
 
 def main() -> None:
@@ -17,6 +18,7 @@ def main() -> None:
         runner = build_runner(args, setup)
         errors.watch(runner)
         runner.test()
+        leave_process_group()
 
 
 if __name__ == '__main__':

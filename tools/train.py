@@ -6,6 +6,7 @@ from ssd_npu.engine.command_line import (
     translate_legacy_train_flags,
 )
 from ssd_npu.engine.friendly_errors import friendly_errors
+from ssd_npu.engine.process_group import leave_process_group
 
 
 def main() -> None:
@@ -15,6 +16,7 @@ def main() -> None:
         runner = build_runner(args, setup_train_config)
         errors.watch(runner)
         runner.train()
+        leave_process_group()
 
 
 if __name__ == '__main__':

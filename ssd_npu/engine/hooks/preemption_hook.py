@@ -7,6 +7,7 @@ import torch
 from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
 
+from ssd_npu.engine.process_group import leave_process_group
 from ssd_npu.registry import HOOKS
 
 from .checkpoint_hook import PREEMPTION_CHECKPOINT, write_checkpoint_and_pointer
@@ -74,4 +75,5 @@ class PreemptionHook(Hook):
         runner.logger.info(f'Stopped by {cause} after iteration {done} (epoch {runner.epoch + 1}, '
                            f'batch {batch}); checkpoint {path} written. '
                            'Continue with --resume.')
+        leave_process_group()  # every rank stops after this iteration: the others wait for rank 0's file
         sys.exit(0)
