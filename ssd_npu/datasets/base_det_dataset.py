@@ -9,7 +9,7 @@ from mmengine.logging import print_log
 from ssd_npu.registry import DATASETS
 
 from .bad_samples import SharedCounter
-from .sample_seeding import PerSampleSeedMixin, SampleSeed
+from .sample_seeding import PerSampleSeedMixin
 
 
 @DATASETS.register_module()
@@ -43,7 +43,6 @@ class BaseDetDataset(PerSampleSeedMixin, BaseDataset):
     def __init__(self, *args, backend_args: Optional[dict] = None, **kwargs) -> None:
         self.backend_args = backend_args
         self.skipped_samples = SharedCounter()
-        self.sample_seed = SampleSeed()
         self.parse_problems: dict = {}
         super().__init__(*args, **kwargs)
 

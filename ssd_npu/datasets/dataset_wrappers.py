@@ -11,31 +11,19 @@ from mmengine.dataset import RepeatDataset as _RepeatDataset
 
 from ssd_npu.registry import DATASETS
 
-from .sample_seeding import PerSampleSeedMixin, SampleSeed
+from .sample_seeding import PerSampleSeedMixin
 
 
 @DATASETS.register_module()
 class RepeatDataset(PerSampleSeedMixin, _RepeatDataset):
     """mmengine's ``RepeatDataset``; each of the ``times`` passes is augmented anew."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        self.sample_seed = SampleSeed()
-        super().__init__(*args, **kwargs)
-
 
 @DATASETS.register_module()
 class ConcatDataset(PerSampleSeedMixin, _ConcatDataset):
     """mmengine's ``ConcatDataset``, seeding each sample from its index in the concatenation."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        self.sample_seed = SampleSeed()
-        super().__init__(*args, **kwargs)
-
 
 @DATASETS.register_module()
 class ClassBalancedDataset(PerSampleSeedMixin, _ClassBalancedDataset):
     """mmengine's ``ClassBalancedDataset``; each repeat of an image is augmented anew."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        self.sample_seed = SampleSeed()
-        super().__init__(*args, **kwargs)

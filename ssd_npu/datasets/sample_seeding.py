@@ -81,7 +81,9 @@ class PerSampleSeedMixin:
     """For datasets: ``dataset[index]`` runs with the RNGs seeded from (seed, epoch, index)
     once :attr:`sample_seed` has been set (training); unchanged behaviour before that."""
 
-    sample_seed: SampleSeed
+    def __init__(self, *args, **kwargs) -> None:
+        self.sample_seed = SampleSeed()  # before the dataset's own __init__, which may read items
+        super().__init__(*args, **kwargs)
 
     def __getitem__(self, index: int):
         if not self.sample_seed.enabled:
