@@ -7,13 +7,13 @@ from mmengine.config import Config
 _LOADERS = {'train_dataloader': None, 'val_dataloader': 'val_evaluator', 'test_dataloader': 'test_evaluator'}
 
 
-def _leaf_datasets(dataset: dict) -> Iterator[dict]:
+def leaf_datasets(dataset: dict) -> Iterator[dict]:
     """The datasets that read files, through ``RepeatDataset.dataset`` and ``ConcatDataset.datasets``."""
     if isinstance(dataset.get('dataset'), dict):
-        yield from _leaf_datasets(dataset['dataset'])
+        yield from leaf_datasets(dataset['dataset'])
     elif isinstance(dataset.get('datasets'), list):
         for child in dataset['datasets']:
-            yield from _leaf_datasets(child)
+            yield from leaf_datasets(child)
     else:
         yield dataset
 
@@ -30,7 +30,7 @@ def set_data_root(cfg: Config, data_root: str) -> None:
         loader = cfg.get(loader_name)
         if not isinstance(loader, dict) or not isinstance(loader.get('dataset'), dict):
             continue
-        leaves = list(_leaf_datasets(loader['dataset']))
+        leaves = list(leaf_datasets(loader['dataset']))
         for dataset in leaves:
             dataset['data_root'] = data_root
         evaluators = cfg.get(evaluator_name) if evaluator_name else None

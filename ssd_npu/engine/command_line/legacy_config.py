@@ -17,10 +17,12 @@ from mmengine.config import Config
 
 from ssd_npu.engine.friendly_errors import UsageError
 
+from .data_root import leaf_datasets
+from .package_bases import CONFIGS
+
 _LEGACY_KEYS = ('data', 'optimizer', 'optimizer_config', 'lr_config', 'runner', 'evaluation',
                 'checkpoint_config', 'log_config', 'total_epochs')
-_REPO = osp.join(osp.dirname(__file__), '..', '..', '..')
-_DEFAULT_RUNTIME = osp.join(_REPO, 'configs', '_base_', 'default_runtime.py')
+_DEFAULT_RUNTIME = osp.join(CONFIGS, '_base_', 'default_runtime.py')
 _DROPPED_STEPS = ('Normalize', 'Pad', 'DefaultFormatBundle', 'Collect', 'ImageToTensor', 'ToTensor')
 _TEST_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')
 _METRICS = {'CocoDataset': 'CocoMetric', 'VOCDataset': 'VOCMetric'}
@@ -116,12 +118,6 @@ def _upgrade_dataset(dataset: dict, data_root: str, test: bool) -> dict:
     return dataset
 
 
-def _leaf(dataset: dict) -> dict:
-    while 'dataset' in dataset or 'datasets' in dataset:
-        dataset = dataset['dataset'] if 'dataset' in dataset else dataset['datasets'][0]
-    return dataset
-
-
 def _dataloaders(old: Config, new: dict) -> None:
     data = old['data']
     data_root = old.get('data_root', '')
@@ -138,7 +134,7 @@ def _dataloaders(old: Config, new: dict) -> None:
     for split in ('val', 'test'):
         if f'{split}_dataloader' not in new:
             continue
-        leaf = _leaf(new[f'{split}_dataloader']['dataset'])
+        leaf = next(leaf_datasets(new[f'{split}_dataloader']['dataset']))
         metric = old.get('evaluation', {}).get('metric', 'bbox')
         evaluator = dict(type=_METRICS.get(leaf['type'], 'CocoMetric'))
         if evaluator['type'] == 'CocoMetric':
@@ -227,7 +223,8 @@ def upgrade_config(old: Config) -> Config:
     for key in ('train_cfg', 'test_cfg'):  # before mmdetection 2.?: top-level, not in the model
         if key in old and key not in model:
             model[key] = old[key]
-    pipelines = [_leaf(old['data'][split])['pipeline'] for split in ('train', 'test') if split in old['data']]
+    pipelines = [next(leaf_datasets(old['data'][split]))['pipeline'] for split in ('train', 'test')
+                 if split in old['data']]
     model['data_preprocessor'] = _normalisation(pipelines)
     new['model'] = model
     _dataloaders(old, new)
