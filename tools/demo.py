@@ -4,8 +4,11 @@
 """
 import argparse
 
-from ssd_npu.apis import detect_and_draw, init_detector, init_onnx_detector
-from ssd_npu.deployment import is_onnx_file
+from torch_import_check import explained_import_failures  # the standard library only: runs before torch
+
+with explained_import_failures():  # torch_npu without CANN, or a missing install: one line, not a traceback
+    from ssd_npu.apis import detect_and_draw, init_detector, init_onnx_detector
+    from ssd_npu.deployment import is_onnx_file
 
 
 def parse_args() -> argparse.Namespace:
@@ -29,6 +32,7 @@ def main() -> None:
     _, lines = detect_and_draw(model, args.image, args.out_file, score_thr=args.score_thr)
     print('\n'.join(lines))
     print(f'{len(lines)} detections above {args.score_thr}; drawing written to {args.out_file}')
+
 
 if __name__ == '__main__':
     main()
