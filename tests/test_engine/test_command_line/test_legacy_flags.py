@@ -1,7 +1,9 @@
 import argparse
 import os
+import uuid
 
 import pytest
+from mmengine.logging import MMLogger
 
 from ssd_npu.engine.command_line import (
     build_test_parser,
@@ -50,10 +52,79 @@ def test_options_are_cfg_options_and_no_validate_drops_the_validation():
     assert cfg.val_dataloader is None and cfg.val_cfg is None and cfg.val_evaluator is None
 
 
-@pytest.mark.parametrize('flag', [('--gpus', '2'), ('--gpu-id', '1'), ('--gpu-ids', '0', '1')])
-def test_device_count_flags_name_the_replacement(flag):
-    with pytest.raises(UsageError, match=f'{flag[0]} was removed.*NPROC=N bash run_8p.sh'):
-        _train(*flag)
+def test_gpus_names_the_replacement():
+    with pytest.raises(UsageError, match='--gpus was removed.*NPROC=N bash run_8p.sh'):
+        _train('--gpus', '2')
+
+
+@pytest.mark.parametrize('argv', [('--gpu-ids', '0', '1'), ('--gpu-id', '1', '--gpu-ids', '0')])
+def test_several_device_ids_name_one_process_per_device(argv):
+    with pytest.raises(UsageError, match=r'one process drives one device.*NPROC=2 bash run_8p.sh.*'
+                                         r'ASCEND_RT_VISIBLE_DEVICES=0,1'):
+        _train(*argv)
+
+
+class _FakeCuda:
+    """torch.cuda of a host with two GPUs, recording which device is made current."""
+
+    def __init__(self):
+        self.current = 0
+
+    def is_available(self) -> bool:
+        return True
+
+    def device_count(self) -> int:
+        return 2
+
+    def set_device(self, index: int) -> None:
+        self.current = index
+
+
+@pytest.fixture
+def log_file(tmp_path):
+    """A fresh current MMLogger writing to a file, to read the notes the flags logged."""
+    path = tmp_path / 'flags.log'
+    MMLogger.get_instance(f'test-{uuid.uuid4().hex}', log_file=str(path), log_level='INFO')
+    return path
+
+
+@pytest.fixture
+def two_gpus(monkeypatch):
+    import torch
+
+    fake = _FakeCuda()
+    for name in ('is_available', 'device_count', 'set_device'):
+        monkeypatch.setattr(torch.cuda, name, getattr(fake, name))
+    monkeypatch.setenv('SSD_NPU_DEVICE', 'cuda')
+    return fake
+
+
+@pytest.mark.parametrize('argv', [('--gpu-ids', '1'), ('--gpu-id', '1')])
+def test_the_old_ports_single_device_id_picks_this_processs_device(two_gpus, log_file, argv):
+    setup_train_config(load_config(DEMO), _train(*argv))
+    assert two_gpus.current == 1
+    assert f'{" ".join(argv)}: this process runs on cuda:1' in log_file.read_text()
+    two_gpus.current = 0
+    setup_test_config(load_config(DEMO), _test(*argv))  # tools/test.py's too
+    assert two_gpus.current == 1
+    with pytest.raises(UsageError, match='--gpu-ids 2: this process sees 2 cuda device'):
+        setup_train_config(load_config(DEMO), _train('--gpu-ids', '2'))
+
+
+def test_a_device_id_is_left_to_local_rank_under_a_launcher(two_gpus, log_file):
+    setup_train_config(load_config(DEMO), _train('--gpu-ids', '1', '--launcher', 'pytorch'))
+    assert two_gpus.current == 0
+    assert "--gpu-ids 1: ignored; under the pytorch launcher LOCAL_RANK picks each process's device" in (
+        log_file.read_text())
+
+
+def test_the_old_ports_command_line_runs_on_cpu_with_a_note(log_file):
+    # test/train_performance_1p.sh of the Ascend ModelZoo port
+    cfg = setup_train_config(load_config(DEMO), _train('--seed', '0', '--gpu-ids', '0', '--opt-level', 'O1'))
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.randomness.seed == 0
+    assert '--gpu-ids 0: a CPU run has no device to select; ignored' in log_file.read_text()
+    # tools/test.py takes it too
+    setup_test_config(load_config(DEMO), _test('--gpu-id', '0'))
 
 
 def test_eval_bbox_is_the_default_metric_and_others_are_explained():
