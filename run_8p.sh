@@ -4,7 +4,9 @@
 #   NPROC=2 bash run_8p.sh configs/synthetic_demo.py          # 2 processes (gloo on CPU)
 #   NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 bash run_8p.sh  # then NODE_RANK=1 on the second machine
 # Default config: configs/ssd300_coco.py on data/coco. The Ascend ModelZoo's --data_path=DIR is
-# accepted in any position (= --data-root DIR). The log goes to WORK_DIR (default work_dirs/<config name>).
+# accepted in any position (= --data-root DIR). The log goes to WORK_DIR (default work_dirs/<config name>);
+# it ends with the old port's summary lines (tools/misc/run_summary.py): Final Performance images/sec,
+# E2E Training Duration sec and, after a validation, Final Train Accuracy.
 set -euo pipefail
 cd "$(dirname "$0")"
 source tools/launch_env.sh
@@ -14,8 +16,10 @@ mkdir -p "$WORK_DIR"
 LOG="$WORK_DIR/run_8p_$(date +%Y%m%d_%H%M%S).log"
 NPROC=${NPROC:-8}
 echo "device: $DEVICE, processes per machine: $NPROC, machines: ${NNODES:-1}, config: $CONFIG, log: $LOG"
+START=$(date +%s)
 "$PYTHON" -m torch.distributed.run \
     --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" \
     --master_addr="${MASTER_ADDR:-127.0.0.1}" --master_port="${MASTER_PORT:-29500}" \
     --nproc_per_node="$NPROC" \
     tools/train.py "$CONFIG" --launcher pytorch --work-dir "$WORK_DIR" ${TRAIN_ARGS[@]+"${TRAIN_ARGS[@]}"} 2>&1 | tee "$LOG"
+"$PYTHON" tools/misc/run_summary.py "$WORK_DIR" --duration $(($(date +%s) - START)) | tee -a "$LOG"

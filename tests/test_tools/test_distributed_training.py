@@ -42,6 +42,11 @@ def test_two_processes_give_the_weights_of_one_process(tmp_path, make_tiny_confi
     # 16 images, 2 ranks x 2 images per step: each rank takes 4 steps, so each image once an epoch.
     assert 'Epoch(train) [1][4/4]' in log and 'Epoch(train) [1][5/' not in log
     assert list((tmp_path / 'two').glob('run_8p_*.log')), 'run_8p.sh logs into the work dir'
+    # the summary ends the log: images/sec is the last logged img_per_s_all (both processes together)
+    performance = re.search(r'^Final Performance images/sec : ([\d.]+)$', log, re.MULTILINE)
+    last_img_per_s_all = re.findall(r'img_per_s_all: ([\d.]+)', log)[-1]
+    assert performance and abs(float(performance.group(1)) - float(last_img_per_s_all)) < 0.01
+    assert re.search(r'^Final Train Accuracy : [\d.]+$', log, re.MULTILINE)
 
     expected = safe_load(str(tmp_path / 'one' / 'epoch_1.pth'))['state_dict']
     actual = safe_load(str(tmp_path / 'two' / 'epoch_1.pth'))['state_dict']

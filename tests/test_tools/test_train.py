@@ -80,7 +80,8 @@ def test_missing_config_file_is_a_short_error(tmp_path, run_tool):
 
 
 @pytest.mark.slow
-def test_run_1p_takes_the_model_zoo_data_path_in_any_position(tmp_path, make_tiny_config, run_tool):
+def test_run_1p_takes_the_data_path_in_any_position_and_ends_with_the_summary(tmp_path, make_tiny_config,
+                                                                             run_tool):
     config = make_tiny_config('train_cfg = dict(max_epochs=1, val_interval=1)\n')
     data = tmp_path / 'moved_data'
     env = dict(WORK_DIR=str(tmp_path / 'work'), PYTHON=sys.executable, SSD_NPU_DEVICE='cpu')
@@ -88,7 +89,13 @@ def test_run_1p_takes_the_model_zoo_data_path_in_any_position(tmp_path, make_tin
     assert result.returncode == 0, result.stderr[-3000:]
     # the synthetic set was generated, trained on and evaluated in the folder given
     assert (data / 'annotations' / 'instances_val.json').exists()
-    assert (tmp_path / 'work' / 'epoch_1.pth').exists() and list((tmp_path / 'work').glob('run_1p_*.log'))
+    assert (tmp_path / 'work' / 'epoch_1.pth').exists()
+    # the old port's summary lines end the log, where the Ascend ModelZoo's tooling reads them
+    log = next((tmp_path / 'work').glob('run_1p_*.log')).read_text().splitlines()
+    performance, duration, accuracy = log[-3:]
+    assert performance.startswith('Final Performance images/sec : ') and float(performance.split(': ')[1]) > 0
+    assert duration.startswith('E2E Training Duration sec : ') and int(duration.split(': ')[1]) > 0
+    assert accuracy.startswith('Final Train Accuracy : ') and 0 <= float(accuracy.split(': ')[1]) <= 1
 
 
 def test_run_scripts_default_to_ssd300_on_coco(tmp_path, run_tool):
