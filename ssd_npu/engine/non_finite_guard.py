@@ -1,9 +1,10 @@
 """Skip training steps whose loss is not finite, and stop a run that keeps producing them."""
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
-from mmengine.dist import all_reduce
 from mmengine.logging import MessageHub, print_log
+
+from .overflow_check import OverflowCheck
 
 
 class NonFiniteLossError(RuntimeError):
@@ -30,15 +31,24 @@ class NonFiniteLossGuard:
         self.consecutive = 0
         self.skipped = 0
 
-    def allows(self, loss: torch.Tensor, image_paths: Sequence[str]) -> bool:
+    def allows(self, loss: torch.Tensor, image_paths: Sequence[str],
+               overflow_check: Optional[OverflowCheck] = None) -> bool:
         """True when ``loss`` is finite on every rank; otherwise warn, count, and raise past the limit.
 
         All ranks take the same decision: a rank that skipped its backward while the others ran
         theirs would leave DDP's gradient all-reduce waiting forever.
+
+        Args:
+            loss: the step's loss.
+            image_paths: the batch's images, named in the warning.
+            overflow_check: the device's check (on a saturating NPU it reads the float-status
+                flag of the forward pass, then clears it for the backward's own check);
+                default: ``isfinite`` on the loss's device.
         """
-        finite = torch.isfinite(loss.detach()).all().to(torch.float32)
-        all_reduce(finite, op='min')
-        if bool(finite):
+        check = overflow_check or OverflowCheck(loss.device.type)
+        overflowed = check.on_any_rank(check.found_here([loss]), loss.device)
+        check.clear()
+        if not overflowed:
             self.consecutive = 0
             return True
         self.consecutive += 1

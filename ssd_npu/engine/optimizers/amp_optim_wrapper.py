@@ -1,15 +1,26 @@
-"""Mixed precision ("O1") on npu, cuda and cpu: ``torch.autocast`` + ``torch.amp.GradScaler``.
+"""Mixed precision ("O1") on npu, cuda and cpu: ``torch.autocast`` + the device's GradScaler.
 
 Why: mmengine 0.10.7's ``AmpOptimWrapper`` asserts that a cuda/npu/mlu/musa device
 exists, takes its GradScaler from ``torch.cuda.amp``/``torch.npu.amp``, and its autocast
 allows only bf16 on CPU. The one registered here under the same name in ssd_npu's
 OPTIM_WRAPPERS (found first under ``default_scope='ssd_npu'``) uses the device of the
-optimizer's parameters for both ``torch.autocast`` and ``torch.amp.GradScaler``, so fp16
-and bf16 train on every device, and publishes the loss scale as the message-hub scalar
-``train/loss_scale``, which mmengine's LogProcessor prints with the losses. A step whose
-gradients hold inf/NaN is skipped and the scale lowered (GradScaler's dynamic scaling);
-the scaler state is saved in and resumed from the checkpoint. It also keeps torch's fused
-SGD away from GradScaler's overflow path, which writes NaN into the weights (see ``__init__``).
+optimizer's parameters for ``torch.autocast`` and picks that device's scaler:
+
+* on ``npu`` torch_npu's ``torch.npu.amp.GradScaler`` (FSDP: torch's ``ShardedGradScaler``
+  name, which torch_npu replaces with its own on import). The generic
+  ``torch.amp.GradScaler('npu')`` is not usable there: its ``update()`` calls
+  ``torch._amp_update_scale_``, an op-api-only kernel (``aclnnAmpUpdateScale``) that the 910A
+  lacks, and it neither clears nor reads the 910A's float-status flag. torch_npu's scaler
+  also unscales ``NpuFusedSGD``'s combined gradient buffer.
+* elsewhere ``torch.amp.GradScaler(device)`` (``ShardedGradScaler(device)`` with FSDP).
+
+It publishes the loss scale as the message-hub scalar ``train/loss_scale``, which mmengine's
+LogProcessor prints with the losses. A step whose gradients overflowed on any rank is skipped on
+every rank and the scale lowered (:class:`~ssd_npu.engine.overflow_check.OverflowCheck`); the
+scaler state is saved in and resumed from the checkpoint. mmengine itself builds this wrapper for
+every run on a 910A (``build_optim_wrapper`` turns any optim_wrapper into ``AmpOptimWrapper`` on
+chips without full-precision support). It also keeps torch's fused SGD away from GradScaler's
+overflow path, which writes NaN into the weights (see ``__init__``).
 A user report of the accelerator assertion: open-mmlab/mmpretrain#1556 (unchanged in 0.10.7).
 """
 import contextlib
@@ -72,12 +83,7 @@ class AmpOptimWrapper(NonFiniteLossCheck, MMEngineAmpOptimWrapper):
             scaler_args = dict(loss_scale)
         else:
             raise TypeError(f"loss_scale must be 'dynamic', a number or a dict, got {loss_scale!r}")
-        if use_fsdp:
-            from torch.distributed.fsdp.sharded_grad_scaler import ShardedGradScaler
-
-            self.loss_scaler = ShardedGradScaler(self.device_type, **scaler_args)
-        else:
-            self.loss_scaler = torch.amp.GradScaler(self.device_type, **scaler_args)
+        self.loss_scaler = build_loss_scaler(self.device_type, use_fsdp, **scaler_args)
         fused_sgd = isinstance(self.optimizer, torch.optim.SGD) and self.optimizer.defaults.get('fused')
         if fused_sgd and getattr(self.optimizer, '_step_supports_amp_scaling', False):
             # torch's fused SGD (torch 2.14) mishandles the overflow steps GradScaler hands it: on a
@@ -88,16 +94,62 @@ class AmpOptimWrapper(NonFiniteLossCheck, MMEngineAmpOptimWrapper):
             self.optimizer._step_supports_amp_scaling = False
 
     def step(self, **kwargs) -> None:
-        """Unscale (and clip), step unless the gradients overflowed, update and log the scale."""
+        """Unscale, decide on every rank whether the step overflowed, clip, step unless it did, update
+        and log the scale."""
+        self.loss_scaler.unscale_(self.optimizer)
+        self._agree_on_overflow()
         if self.clip_grad_kwargs:
-            self.loss_scaler.unscale_(self.optimizer)
             self._clip_grad()
         self.loss_scaler.step(self.optimizer, **kwargs)
         self.loss_scaler.update(self._scale_update_param)
         self.message_hub.update_scalar('train/loss_scale', self.loss_scaler.get_scale())
+
+    def _agree_on_overflow(self) -> None:
+        """Make the scaler skip this step on every rank when any rank overflowed.
+
+        ``unscale_`` recorded this rank's verdict per device (``found_inf_per_device``, which both
+        ``step`` and ``update`` read); torch_npu's scaler also keeps ``_has_overflow``. The verdict
+        is combined with the device's flag where it saturates, then all-reduced.
+        """
+        state = self.loss_scaler._per_optimizer_states[id(self.optimizer)]
+        found_inf = state['found_inf_per_device']
+        here = (any(bool(value) for value in found_inf.values())
+                or getattr(self.loss_scaler, '_has_overflow', False))
+        device = next(iter(found_inf.values())).device if found_inf else torch.device(self.device_type)
+        if self.overflow_check.on_any_rank(here or self.overflow_check.found_here(), device):
+            for value in found_inf.values():
+                value.fill_(1.0)
+            if hasattr(self.loss_scaler, '_has_overflow'):
+                self.loss_scaler._has_overflow = True
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """mmengine's, accepting a scaler state saved on another device (torch_npu's needs ``dynamic``)."""
+        scaler_state = state_dict.get('loss_scaler')
+        if scaler_state and self.device_type == 'npu':
+            scaler_state.setdefault('dynamic', True)
+        super().load_state_dict(state_dict)
 
     @contextlib.contextmanager
     def optim_context(self, model: nn.Module) -> Iterator[None]:
         """mmengine's gradient-accumulation context plus ``torch.autocast`` on this device."""
         with OptimWrapper.optim_context(self, model), torch.autocast(self.device_type, dtype=self.cast_dtype):
             yield
+
+
+def build_loss_scaler(device_type: str, use_fsdp: bool = False, **scaler_args) -> torch.amp.GradScaler:
+    """The dynamic loss scaler of ``device_type``: torch_npu's on ``npu``, torch's elsewhere.
+
+    Args:
+        device_type: ``'npu'``, ``'cuda'``, ``'cpu'``...
+        use_fsdp: the sharded variant, for FSDP-wrapped models.
+        **scaler_args: GradScaler's ``init_scale``, ``growth_factor``, ``backoff_factor``,
+            ``growth_interval``, ``enabled`` (torch_npu's also takes ``dynamic``).
+    """
+    if use_fsdp:
+        # Read at call time: on import torch_npu replaces this name with its NPU ShardedGradScaler.
+        from torch.distributed.fsdp import sharded_grad_scaler
+
+        return sharded_grad_scaler.ShardedGradScaler(device_type, **scaler_args)
+    if device_type == 'npu':
+        return torch.npu.amp.GradScaler(**scaler_args)
+    return torch.amp.GradScaler(device_type, **scaler_args)

@@ -1,4 +1,5 @@
 import copy
+import types
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from mmengine.registry import DefaultScope
 
 from mmcv_patches.checkpoint import safe_load
 from ssd_npu.engine.optimizers import AmpOptimWrapper
+from ssd_npu.engine.optimizers.amp_optim_wrapper import build_loss_scaler
 
 SGD = dict(type='SGD', lr=0.1, momentum=0.9)
 
@@ -114,3 +116,61 @@ def test_training_log_shows_the_loss_scale(make_runner, toy_dataset, tmp_path):
     log = next(tmp_path.glob('work/*/*.log')).read_text()
     # LogProcessor prints the mean over its window (here both iterations)
     assert f'loss_scale: {history.mean():.4f}' in log
+
+
+class RecordingScaler(torch.amp.GradScaler):
+    """Stands in for torch_npu's ``torch.npu.amp.GradScaler`` (no device argument) on this host."""
+
+    def __init__(self, **kwargs):
+        super().__init__('cpu', **kwargs)
+        self.arguments = kwargs
+
+
+def test_npu_gets_torch_npus_scaler_and_other_devices_torchs(monkeypatch):
+    npu = types.SimpleNamespace(amp=types.SimpleNamespace(GradScaler=RecordingScaler))
+    monkeypatch.setattr(torch, 'npu', npu, raising=False)
+    npu_scaler = build_loss_scaler('npu', init_scale=1024.0)
+    assert type(npu_scaler) is RecordingScaler and npu_scaler.arguments == dict(init_scale=1024.0)
+    cpu_scaler = build_loss_scaler('cpu')
+    assert type(cpu_scaler) is torch.amp.GradScaler and cpu_scaler._device == 'cpu'
+
+
+def test_fsdp_scaler_is_read_when_built_so_torch_npus_replacement_is_used(monkeypatch):
+    from torch.distributed.fsdp import sharded_grad_scaler
+
+    built = []
+    monkeypatch.setattr(sharded_grad_scaler, 'ShardedGradScaler',
+                        lambda device, **kwargs: built.append(device) or kwargs)
+    assert build_loss_scaler('npu', use_fsdp=True, growth_interval=10) == dict(growth_interval=10)
+    assert built == ['npu']
+
+
+def test_a_910a_turns_every_optim_wrapper_into_ours(monkeypatch):
+    # mmengine's build_optim_wrapper on a chip without full-precision support (SoC < 220)
+    import mmengine.optim.optimizer.builder as builder
+
+    monkeypatch.setattr(builder, 'is_npu_available', lambda: True)
+    monkeypatch.setattr(builder, 'is_npu_support_full_precision', lambda: False)
+    with DefaultScope.overwrite_default_scope('ssd_npu'):
+        wrapper = build_optim_wrapper(nn.Linear(2, 1), dict(type='OptimWrapper', optimizer=SGD))
+    assert type(wrapper) is AmpOptimWrapper
+
+
+def test_a_scaler_state_saved_off_npu_resumes_on_npu(monkeypatch):
+    # torch_npu's GradScaler.load_state_dict reads state['dynamic'], which torch's scaler never writes
+    saved = _wrapper(nn.Linear(3, 2), dtype='float16').state_dict()
+    assert 'dynamic' not in saved['loss_scaler']
+    saved_scale = saved['loss_scaler']['scale']
+    loaded = {}
+
+    class NpuScaler(RecordingScaler):
+        def load_state_dict(self, state):
+            loaded.update(state)
+            super().load_state_dict({k: v for k, v in state.items() if k != 'dynamic'})
+
+    monkeypatch.setattr(torch, 'npu', types.SimpleNamespace(amp=types.SimpleNamespace(GradScaler=NpuScaler)),
+                        raising=False)
+    resumed = _wrapper(nn.Linear(3, 2), dtype='float16')
+    resumed.device_type, resumed.loss_scaler = 'npu', build_loss_scaler('npu')
+    resumed.load_state_dict(saved)
+    assert loaded['dynamic'] is True and loaded['scale'] == saved_scale
