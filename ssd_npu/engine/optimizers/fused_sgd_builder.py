@@ -12,6 +12,13 @@ them win under ``default_scope='ssd_npu'`` (a child registry is searched before 
 parent), so mmdetection configs (``type='SGD'``) and the old product's
 (``type='NpuFusedSGD'``) build on every device; where the fused class asked for is
 missing, one log line says what is used instead.
+
+``NpuFusedSGD`` copies the parameters and gradients into one buffer per dtype at its first
+``step``/``zero_grad`` and leaves out every parameter whose ``grad`` is None then
+(torch_npu/optim/npu_fused_optim_base.py, ``_maybe_init_combined_params_and_grads``): such a
+parameter would never be updated. The builder therefore gives every trainable parameter a zero
+gradient first. Its ``zero_grad(set_to_none=True)`` raises (the buffer must stay); mmengine's
+wrappers call ``zero_grad()``, whose default there is ``set_to_none=False``.
 """
 from typing import Any, Iterable, List
 
@@ -32,6 +39,11 @@ def _param_tensors(params: List[Any]) -> List[torch.Tensor]:
     return tensors
 
 
+def params_device_type(tensors: List[torch.Tensor]) -> str:
+    """The device type of the parameters (all on one device), ``'cpu'`` for none."""
+    return tensors[0].device.type if tensors else 'cpu'
+
+
 def _npu_fused_sgd_class() -> Any:
     try:
         from torch_npu.optim import NpuFusedSGD
@@ -40,17 +52,27 @@ def _npu_fused_sgd_class() -> Any:
     return NpuFusedSGD
 
 
+def with_zero_grads(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """``optimizer`` with a zero ``grad`` on every trainable parameter that has none, so that a
+    combined-buffer optimizer (``NpuFusedSGD``) includes it from its first step."""
+    for group in optimizer.param_groups:
+        for param in group['params']:
+            if param.requires_grad and param.grad is None:
+                param.grad = torch.zeros_like(param)
+    return optimizer
+
+
 def _build_fused_sgd(params: Iterable, asked: str, lr: float, momentum: float, dampening: float,
                      weight_decay: float, nesterov: bool, **kwargs) -> torch.optim.Optimizer:
     params = list(params)
     tensors = _param_tensors(params)
-    device = tensors[0].device.type if tensors else 'cpu'
+    device = params_device_type(tensors)
     hyper = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
     if device == 'npu':
         npu_fused_sgd = _npu_fused_sgd_class()
         # NpuFusedSGD takes SGD's classic arguments only (no maximize/foreach/fused).
         if npu_fused_sgd is not None and not kwargs:
-            return npu_fused_sgd(params, **hyper)
+            return with_zero_grads(npu_fused_sgd(params, **hyper))
         print_log(f'{asked}: torch_npu.optim.NpuFusedSGD is not usable here (missing, or extra arguments '
                   f'{sorted(kwargs)}); using torch.optim.SGD on npu', logger='current')
         return torch.optim.SGD(params, **hyper, **kwargs)

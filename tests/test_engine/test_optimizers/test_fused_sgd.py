@@ -65,3 +65,79 @@ def _groups_by_name(model: nn.Module, optimizer: torch.optim.Optimizer):
         hyper = {key: value for key, value in group.items()
                  if key in ('lr', 'momentum', 'dampening', 'weight_decay', 'nesterov')}
         yield hyper, [names[id(param)] for param in group['params']]
+
+
+class CombinedBufferSGD(torch.optim.SGD):
+    """What torch_npu's NpuFusedSGD does with its parameters (npu_fused_optim_base.py): at the first
+    ``step``/``zero_grad`` it combines the parameters that have a gradient then, and updates only
+    those ever after; ``zero_grad(set_to_none=True)`` raises."""
+
+    def __init__(self, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                         nesterov=nesterov, foreach=False)
+        self.combined = None
+
+    def _combine(self):
+        if self.combined is None:
+            self.combined = {id(p) for group in self.param_groups for p in group['params']
+                             if p.grad is not None}
+
+    def step(self, closure=None):
+        self._combine()
+        left_out = [(p, p.grad) for group in self.param_groups for p in group['params']
+                    if id(p) not in self.combined]
+        for param, _ in left_out:
+            param.grad = None
+        super().step(closure)
+        for param, grad in left_out:
+            param.grad = grad
+
+    def zero_grad(self, set_to_none=False):
+        if set_to_none:
+            raise ValueError('set_to_none is not supported in fused optimizers')
+        self._combine()
+        super().zero_grad(set_to_none=False)
+
+
+class LateBranch(nn.Module):
+    """Two linear layers; the second one takes part from the second iteration on (like a head
+    branch that has no positives in the first batch)."""
+
+    def __init__(self):
+        super().__init__()
+        self.first, self.late = nn.Linear(3, 3), nn.Linear(3, 3)
+        self.frozen = nn.Linear(3, 3).requires_grad_(False)
+
+    def forward(self, x, with_late):
+        x = self.first(x) + self.frozen(x)
+        return self.late(x) if with_late else x
+
+
+def test_npu_fused_sgd_updates_every_trainable_param_and_never_a_frozen_one(monkeypatch, logged):
+    monkeypatch.setattr(builder, '_npu_fused_sgd_class', lambda: CombinedBufferSGD)
+    monkeypatch.setattr(builder, 'params_device_type', lambda tensors: 'npu')
+    model = LateBranch()
+    late_before, frozen_before = model.late.weight.detach().clone(), model.frozen.weight.detach().clone()
+    with DefaultScope.overwrite_default_scope('ssd_npu'):
+        optim_wrapper = build_optim_wrapper(model, dict(optimizer=dict(type='NpuFusedSGD', lr=0.1)))
+    assert type(optim_wrapper.optimizer) is CombinedBufferSGD and logged == []
+    inputs = torch.randn(4, 3)
+    for iteration in range(3):   # mmengine's train step: update_params -> step, then zero_grad()
+        optim_wrapper.update_params(model(inputs, with_late=iteration > 0).square().sum())
+    assert not torch.equal(model.late.weight, late_before)
+    assert torch.equal(model.frozen.weight, frozen_before) and model.frozen.weight.grad is None
+
+
+def test_combined_buffer_sgd_without_the_zero_grads_leaves_a_late_param_behind():
+    """The failure the builder prevents, shown on the stand-in itself."""
+    model = LateBranch()
+    late_before = model.late.weight.detach().clone()
+    optimizer = CombinedBufferSGD(model.parameters(), lr=0.1)
+    inputs = torch.randn(4, 3)
+    for iteration in range(3):
+        model(inputs, with_late=iteration > 0).square().sum().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    assert torch.equal(model.late.weight, late_before)
+    with pytest.raises(ValueError, match='set_to_none'):
+        optimizer.zero_grad(set_to_none=True)
