@@ -6,6 +6,7 @@ Every patch replaces one attribute (a method, a module function, a table entry) 
 the upstream report where one exists:
 
 * :mod:`.atomic_save` -- checkpoint files are replaced whole, never left truncated;
+* :mod:`.data_preprocessor` -- ``data_preprocessor.to('npu')`` on torch-npu 2.x;
 * :mod:`.checkpoint` -- loading that never runs pickled code, local copies before downloads;
 * :mod:`.device` -- mmengine's ``get_device`` answers the application's device choice;
 * :mod:`.dist_utils` -- the pytorch, slurm and mpi launchers on npu/cuda/cpu, with a timeout;
@@ -33,14 +34,14 @@ def apply(get_device: Optional[Callable[[], str]] = None) -> None:
             Until one is given, mmengine's own answer stays.
     """
     global _get_device
-    from . import atomic_save, checkpoint, device, dist_utils, distributed, package_utils
+    from . import atomic_save, checkpoint, data_preprocessor, device, dist_utils, distributed, package_utils
 
     warn_if_untested()
     if get_device is not None and get_device is not _get_device:
         if is_patched(device.KEY):
             undo(device.KEY)
         _get_device = get_device
-    for module in (atomic_save, checkpoint, dist_utils, distributed, package_utils):
+    for module in (atomic_save, checkpoint, data_preprocessor, dist_utils, distributed, package_utils):
         module.patch()
     if _get_device is not None:
         device.patch(_get_device)

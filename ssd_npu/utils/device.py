@@ -1,13 +1,11 @@
 """Which accelerator to run on (``npu`` > ``cuda`` > ``cpu``) and which collective backend it uses.
 
-``torch_npu`` is imported only when it is installed: on an Ascend host without the CANN
-toolkit, or a host that never had it, importing it either fails or costs seconds, so
-:func:`is_npu_available` asks ``importlib.util.find_spec`` first.
+``torch_npu`` is imported only when it is installed (``importlib.util.find_spec``); where it is,
+``import torch`` has imported it already.
 """
 import functools
 import importlib.util
 import os
-import warnings
 from typing import Optional
 
 import torch
@@ -20,20 +18,20 @@ DEVICE_ENV = 'SSD_NPU_DEVICE'
 
 @functools.lru_cache(maxsize=1)
 def is_npu_available() -> bool:
-    """Whether an Ascend NPU can be used: ``torch_npu`` is installed, imports, and sees a device.
+    """Whether an Ascend NPU can be used: ``torch_npu`` is loaded and sees a device.
 
-    ``torch_npu`` is never imported when ``find_spec`` does not find it. When it is
-    installed but fails to import (no CANN toolkit on the host), this warns and returns
-    False. The answer is cached for the process (``is_npu_available.cache_clear()`` resets it).
+    torch imports torch_npu inside ``import torch`` (torch-npu's ``torch.backends`` entry point),
+    and a torch_npu that cannot load makes ``import torch`` itself fail (the tools name why:
+    ``tools/torch_import_check.py``). So here torch_npu is loaded already (``torch.npu`` exists),
+    or not installed, or its autoload was turned off (``TORCH_DEVICE_BACKEND_AUTOLOAD=0``): then it
+    is imported now, and a failure raises as ``import torch`` would have. ``torch_npu`` is never
+    imported when ``find_spec`` does not find it. The answer is cached for the process
+    (``is_npu_available.cache_clear()`` resets it).
     """
-    if importlib.util.find_spec('torch_npu') is None:
-        return False
-    try:
+    if not hasattr(torch, 'npu'):
+        if importlib.util.find_spec('torch_npu') is None:
+            return False
         import torch_npu  # noqa: F401  (registers torch.npu)
-    except (ImportError, OSError, RuntimeError) as err:
-        warnings.warn(f'torch_npu is installed but cannot be imported ({err}); the NPU is not used. '
-                      'Source the CANN set_env.sh before starting Python.', stacklevel=2)
-        return False
     return bool(torch.npu.is_available())
 
 

@@ -39,6 +39,8 @@ SYMBOLS = [
      'ssd_npu.engine.optimizers.amp_optim_wrapper'),
     ('mmengine.optim.optimizer.optimizer_wrapper', 'OptimWrapper.update_params',
      ['self', 'loss', 'step_kwargs', 'zero_kwargs'], 'ssd_npu.engine.optimizers.non_finite_check'),
+    ('mmengine.model.base_model.data_preprocessor', 'BaseDataPreprocessor.to', ['self', 'args', 'kwargs'],
+     'data_preprocessor'),
     ('torch.serialization', 'safe_globals', ['safe_globals'], 'checkpoint'),
 ]
 

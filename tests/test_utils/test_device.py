@@ -20,16 +20,31 @@ def fresh_availability(monkeypatch):
     is_npu_available.cache_clear()
 
 
-def _torch_npu_installed(monkeypatch, importable: bool = True, npu_present: bool = True) -> None:
-    """Pretend torch_npu is installed (and registers torch.npu), as on an Ascend host."""
-    real_find_spec = importlib.util.find_spec
+def _torch_npu_installed(monkeypatch, npu_present: bool = True, autoloaded: bool = True,
+                         importable: bool = True) -> list:
+    """Pretend torch_npu is installed, as on an Ascend host: loaded by ``import torch`` (its autoload
+    entry point; torch.npu exists), or, with autoload turned off, on import. Returns the imports seen."""
+    real_find_spec, real_import = importlib.util.find_spec, builtins.__import__
+    imported = []
+    torch_npu_module = types.SimpleNamespace(is_available=lambda: npu_present)
 
     def find_spec(name, *args):
         return ModuleSpec(name, None) if name == 'torch_npu' else real_find_spec(name, *args)
 
+    def torch_npu_import(name, *args, **kwargs):
+        if name != 'torch_npu':
+            return real_import(name, *args, **kwargs)
+        imported.append(name)
+        if not importable:
+            raise RuntimeError('libhccl.so: cannot open shared object file')
+        monkeypatch.setattr(torch, 'npu', torch_npu_module, raising=False)
+        return types.ModuleType('torch_npu')
+
     monkeypatch.setattr(importlib.util, 'find_spec', find_spec)
-    monkeypatch.setitem(sys.modules, 'torch_npu', types.ModuleType('torch_npu') if importable else None)
-    monkeypatch.setattr(torch, 'npu', types.SimpleNamespace(is_available=lambda: npu_present), raising=False)
+    monkeypatch.setattr(builtins, '__import__', torch_npu_import)
+    if autoloaded:
+        monkeypatch.setattr(torch, 'npu', torch_npu_module, raising=False)
+    return imported
 
 
 def test_without_torch_npu_it_is_never_imported(monkeypatch):
@@ -45,15 +60,21 @@ def test_without_torch_npu_it_is_never_imported(monkeypatch):
 
 
 @pytest.mark.parametrize('npu_present', [True, False])
-def test_installed_torch_npu_answers_whether_a_device_exists(monkeypatch, npu_present):
-    _torch_npu_installed(monkeypatch, npu_present=npu_present)
+def test_autoloaded_torch_npu_answers_whether_a_device_exists(monkeypatch, npu_present):
+    imported = _torch_npu_installed(monkeypatch, npu_present=npu_present)
     assert is_npu_available() is npu_present
+    assert imported == []   # import torch loaded it already
 
 
-def test_torch_npu_that_fails_to_import_means_no_npu(monkeypatch):
-    _torch_npu_installed(monkeypatch, importable=False)
-    with pytest.warns(UserWarning, match='torch_npu is installed but cannot be imported'):
-        assert is_npu_available() is False
+def test_torch_npu_with_autoload_off_is_imported_then(monkeypatch):
+    imported = _torch_npu_installed(monkeypatch, autoloaded=False)
+    assert is_npu_available() is True and imported == ['torch_npu']
+
+
+def test_torch_npu_that_cannot_load_is_an_error_not_a_silent_cpu_run(monkeypatch):
+    _torch_npu_installed(monkeypatch, autoloaded=False, importable=False)
+    with pytest.raises(RuntimeError, match='libhccl'):
+        is_npu_available()
 
 
 @pytest.mark.parametrize('npu, cuda, expected',
