@@ -44,6 +44,13 @@ XAVIER_INIT = dict(type='Xavier', layer='Conv2d', distribution='uniform', bias=0
 _AVG_FACTOR_EPS = torch.finfo(torch.float32).eps
 
 
+@torch.compiler.assume_constant_result
+def _has_autocast(device_type: str) -> bool:
+    """Whether ``device_type`` has autocast at all; a constant to TorchDynamo, which before torch 2.8
+    cannot trace ``torch._C._is_autocast_available`` (a graph break in the loss region)."""
+    return torch.amp.is_autocast_available(device_type)
+
+
 @MODELS.register_module()
 class SSDHead(BaseModule):
     """SSD head (Liu et al. 2016): per level, a 3x3 conv for class scores and one for box deltas.
@@ -290,7 +297,7 @@ class SSDHead(BaseModule):
         anchors = self.flat_anchors([s.shape[-2:] for s in cls_scores], device)
         # The loss runs in float32 under AMP (where the device type has autocast at all).
         no_autocast = (torch.autocast(device_type=device.type, enabled=False)
-                       if torch.amp.is_autocast_available(device.type) else contextlib.nullcontext())
+                       if _has_autocast(device.type) else contextlib.nullcontext())
         with no_autocast:
             all_cls_scores = torch.cat([s.permute(0, 2, 3, 1).reshape(num_images, -1, self.cls_out_channels)
                                         for s in cls_scores], dim=1).float()
