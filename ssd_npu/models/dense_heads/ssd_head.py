@@ -26,6 +26,7 @@ from ssd_npu.models.task_modules import PseudoSampler
 from ssd_npu.registry import MODELS, TASK_UTILS
 from ssd_npu.structures import DetDataSample, GroundTruthPadding, PaddedGroundTruth
 
+from .npu_batch_nms import npu_nms_step
 from .ssd_post_processing import BatchDetections, NmsKeep, batched_ssd_detections
 
 # i -> (cls_scores, bbox_preds) of image i alone: the per-level head outputs of a batch of 1.
@@ -455,7 +456,8 @@ class SSDHead(BaseModule):
                 original images, or None for input pixels.
             cfg: overrides ``test_cfg``.
             nms_candidates: overrides ``test_cfg.nms_candidates`` (-1: all).
-            nms_keep: the NMS step (None: the static greedy NMS; see ``ssd_post_processing.py``).
+            nms_keep: the NMS step (None: ``torch_npu.npu_batch_nms`` on an NPU that has it, see
+                ``npu_batch_nms.py``, else the static greedy NMS of ``ssd_post_processing.py``).
         """
         cfg = self.test_cfg if cfg is None else cfg
         if cfg is None:
@@ -475,7 +477,7 @@ class SSDHead(BaseModule):
             iou_threshold=nms_cfg['iou_threshold'], max_per_img=max_per_img,
             min_bbox_size=cfg.get('min_bbox_size', -1), topk_per_class=cfg.get('topk_per_class', -1),
             nms_candidates=nms_candidates, with_nms=with_nms, nms_iterations=nms_iterations,
-            nms_keep=nms_keep)
+            nms_keep=nms_keep or npu_nms_step(cls_scores[0].device, nms_candidates, self.num_classes))
 
     def exact_detections(self, cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor], img_shape: Tensor,
                          inv_scale_factor: Optional[Tensor] = None, cfg: Optional[dict] = None,

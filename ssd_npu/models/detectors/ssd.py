@@ -1,6 +1,6 @@
 """The SSD detector: backbone -> neck -> SSDHead (Liu et al. 2016)."""
 import contextlib
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -12,6 +12,13 @@ from ssd_npu.registry import MODELS
 from ssd_npu.structures import DetDataSample, PaddedGroundTruth
 
 from . import checks
+
+
+def plain_dict(cfg: Optional[Mapping]) -> Optional[dict]:
+    """``cfg`` (a ConfigDict, say) as nested plain dicts; None stays None."""
+    if cfg is None:
+        return None
+    return {key: plain_dict(value) if isinstance(value, Mapping) else value for key, value in cfg.items()}
 
 
 @MODELS.register_module()
@@ -122,16 +129,18 @@ class SSD(BaseModel):
         return self.bbox_head.loss_sums(cls_scores, bbox_preds, gt_bboxes, gt_labels, gt_valid,
                                         ignore_bboxes, ignore_valid)
 
-    def predict_region(self, inputs: Tensor, img_shapes: Tensor,
-                       inv_scale_factors: Optional[Tensor] = None) -> BatchDetections:
+    def predict_region(self, inputs: Tensor, img_shapes: Tensor, inv_scale_factors: Optional[Tensor] = None,
+                       test_cfg: Optional[dict] = None) -> BatchDetections:
         """Network and batched post-processing from tensors only (compiled by ``compile``).
 
         Args:
             inputs: normalised images (B, 3, H, W).
             img_shapes: Tensor[B, 2] (h, w) of the inputs; inv_scale_factors: Tensor[B, 2] or None.
+            test_cfg: overrides the head's ``test_cfg``.
         """
         cls_scores, bbox_preds = self.bbox_head(self._features(inputs))
-        return self.bbox_head.batch_detections(cls_scores, bbox_preds, img_shapes, inv_scale_factors)
+        return self.bbox_head.batch_detections(cls_scores, bbox_preds, img_shapes, inv_scale_factors,
+                                               cfg=test_cfg)
 
     def compile(self, **compile_kwargs) -> None:
         """Compile :meth:`loss_region` and :meth:`predict_region` (and the data preprocessor's
@@ -144,8 +153,16 @@ class SSD(BaseModel):
         kwargs = dict(fullgraph=True, dynamic=False, **compile_kwargs)
         if getattr(self.bbox_head, 'gt_padding', None) is not None:
             self.bbox_head.gt_padding.static = True   # train_cfg.gt_pad_size's fixed shapes from now on
-        self._regions = dict(loss=torch.compile(self.loss_region, **kwargs),
-                             predict=torch.compile(self.predict_region, **kwargs))
+        compiled_predict = torch.compile(self.predict_region, **kwargs)
+
+        def predict(inputs: Tensor, img_shapes: Tensor,
+                    inv_scale_factors: Optional[Tensor] = None) -> BatchDetections:
+            # test_cfg enters the graph as a plain dict, read afresh at each call: TorchDynamo before
+            # torch 2.8 cannot trace mmengine's ConfigDict.get (a graph break), and a user may change it.
+            test_cfg = plain_dict(self.bbox_head.test_cfg)
+            return compiled_predict(inputs, img_shapes, inv_scale_factors, test_cfg)
+
+        self._regions = dict(loss=torch.compile(self.loss_region, **kwargs), predict=predict)
         if hasattr(self.data_preprocessor, 'compile_normalisation'):
             self.data_preprocessor.compile_normalisation(**kwargs)
 
