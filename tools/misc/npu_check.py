@@ -19,8 +19,14 @@ The training runs are the product's own run scripts (``run_1p.sh``, ``run_8p.sh`
 the work dir: the demo config with an ``IterBasedTrainLoop`` of exactly N iterations, every iteration
 logged, no validation, no checkpoint, and the loss scaler's growth interval shortened to N // 5, so
 that a working dynamic scaler has to move within the run (it grows after that many clean steps and
-halves on overflow). Everything the steps read comes from the runs' ``scalars.json`` (found the way
-``tools/misc/run_summary.py`` finds it) and their logs.
+halves on overflow). Everything the steps read comes from the runs' ``scalars.json`` (found and read
+with ``tools/misc/run_summary.py``'s functions, the figures its summary lines print) and their logs.
+
+CPU fallbacks are read from torch_npu's own warnings in every run's log: torch_npu prints one for each
+operator that has no NPU kernel and runs on the host instead (once per operator and process, whatever
+the log level), naming the operator. That needs no profiler, whose traces differ between torch-npu
+releases and would slow the runs being timed. Operators CANN places on the NPU's own AI CPU are not
+host fallbacks and are not listed.
 
 On ``--device cpu`` (CI) the same logic runs: ``--amp`` is bfloat16 autocast with torch's CPU
 GradScaler (what the product does on CPU), the first-loss comparison repeats float32 on the same CPU
@@ -556,6 +562,7 @@ class NpuCheck:
         self.check_config = self.work_dir / 'check_config.py'
         self.runs: Dict[str, Dict[str, Any]] = {}  # step name -> work_dir, records, log text, status
         self.launch_ok = self.environ.get(LAUNCH_STATUS_VAR, '0') == '0'
+        self.argv: List[str] = []
 
     # -- facts and settings ------------------------------------------------------------------------
 
