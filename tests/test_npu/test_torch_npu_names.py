@@ -26,6 +26,7 @@ from torch_npu_wheel import (
     load,
     missing_wheel_message,
     version_in_name,
+    wheel_params,
     wheel_paths,
 )
 
@@ -33,12 +34,6 @@ WHEELS = wheel_paths()
 SHARDED_SCALER = 'torch.distributed.fsdp.sharded_grad_scaler.ShardedGradScaler'
 OPERATOR_DOCS = 'torch_npu/_op_plugin_docs.py'
 YAML_SCALARS = {'True': True, 'False': False, 'None': None}
-
-
-def wheel_params() -> list:
-    """One parameter per wheel; a failing one where there is none (never an empty, skipped set)."""
-    params = [pytest.param(path, id=version_in_name(path)) for path in WHEELS]
-    return params or [pytest.param(None, id='no-wheel')]
 
 
 def open_wheel(path) -> Wheel:

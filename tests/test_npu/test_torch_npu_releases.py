@@ -20,6 +20,7 @@ from torch_npu_wheel import (
     missing_wheel_message,
     version_in_name,
     wheel_dir,
+    wheel_params,
     wheel_paths,
 )
 
@@ -30,11 +31,6 @@ DYNAMO_GROUP = 'torch_dynamo_backends'
 AUTOLOAD_GROUP = 'torch.backends'  # torch/__init__.py _import_device_backends
 REGISTER_BACKEND = ('torch._dynamo.register_backend', 'torch._dynamo.backends.registry.register_backend')
 DYNAMO_MODULE = 'torch_npu.dynamo'
-
-
-def wheel_params() -> list:
-    params = [pytest.param(path, id=version_in_name(path)) for path in WHEELS]
-    return params or [pytest.param(None, id='no-wheel')]
 
 
 def release_of(path) -> Release:

@@ -57,6 +57,15 @@ def missing_wheel_message(versions: Sequence[str] = ('2.14.0',)) -> str:
     return f'no torch-npu wheel in {wheel_dir()}; download them first: {commands}'
 
 
+def wheel_params() -> list:
+    """One pytest parameter per wheel in :func:`wheel_dir`, by version; a single ``None`` where there is
+    none, so that the tests taking it fail (never an empty, skipped set)."""
+    import pytest
+
+    params = [pytest.param(path, id=version_in_name(path)) for path in wheel_paths()]
+    return params or [pytest.param(None, id='no-wheel')]
+
+
 def unalias(dotted: str) -> str:
     """``dotted`` with a leading :data:`ALIASES` name replaced by the module it stands for."""
     for alias, real in ALIASES.items():

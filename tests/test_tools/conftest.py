@@ -110,3 +110,17 @@ def with_hooks():
                Config.fromfile(str(REPO / 'configs' / '_base_' / 'default_runtime.py')).custom_hooks]
     imports = "custom_imports = dict(imports=['kill_at_iter_hook'], allow_failed_imports=False)\n"
     return lambda *hooks: imports + f'custom_hooks = {default + list(hooks)!r}\n'
+
+
+@pytest.fixture
+def broken_torch_npu(tmp_path) -> Path:
+    """A PYTHONPATH folder that makes ``import torch`` fail as torch_npu does without CANN's libraries
+    (torch-npu's ``torch.backends`` autoload entry point raising; nothing is installed)."""
+    folder = tmp_path / 'broken_torch_npu'
+    info = folder / 'fake_npu-0.0.dist-info'
+    info.mkdir(parents=True)
+    (info / 'METADATA').write_text('Metadata-Version: 2.1\nName: fake-npu\nVersion: 0.0\n')
+    (info / 'entry_points.txt').write_text('[torch.backends]\ntorch_npu = fake_torch_npu:_autoload\n')
+    (folder / 'fake_torch_npu.py').write_text(
+        'def _autoload():\n    raise ImportError("libhccl.so: cannot open shared object file")\n')
+    return folder

@@ -47,19 +47,6 @@ def _set_env_sh(folder: Path, body: str = '') -> Path:
     return path
 
 
-@pytest.fixture
-def broken_torch_npu(tmp_path) -> Path:
-    """A folder for PYTHONPATH that makes ``import torch`` fail as torch_npu does without CANN."""
-    folder = tmp_path / 'broken_torch_npu'
-    info = folder / 'fake_npu-0.0.dist-info'
-    info.mkdir(parents=True)
-    (info / 'METADATA').write_text('Metadata-Version: 2.1\nName: fake-npu\nVersion: 0.0\n')
-    (info / 'entry_points.txt').write_text('[torch.backends]\ntorch_npu = fake_torch_npu:_autoload\n')
-    (folder / 'fake_torch_npu.py').write_text(
-        'def _autoload():\n    raise ImportError("libhccl.so: cannot open shared object file")\n')
-    return folder
-
-
 @pytest.mark.parametrize('kind', ['toolkit_home', 'toolkit_home_parent', 'ascend_toolkit', 'cann',
                                   'nnae_latest', 'install_info', 'home'])
 def test_cann_set_env_is_sourced_from_where_cann_puts_it(tmp_path, kind):

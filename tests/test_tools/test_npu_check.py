@@ -96,19 +96,6 @@ def test_the_check_runs_every_step_on_cpu_and_writes_one_report(tmp_path, make_t
     assert all(speed['img_per_s'] > 0 for speed in speeds.values())
 
 
-@pytest.fixture
-def broken_torch_npu(tmp_path) -> Path:
-    """A PYTHONPATH folder that makes ``import torch`` fail as torch_npu does without CANN's libraries."""
-    folder = tmp_path / 'broken_torch_npu'
-    info = folder / 'fake_npu-0.0.dist-info'
-    info.mkdir(parents=True)
-    (info / 'METADATA').write_text('Metadata-Version: 2.1\nName: fake-npu\nVersion: 0.0\n')
-    (info / 'entry_points.txt').write_text('[torch.backends]\ntorch_npu = fake_torch_npu:_autoload\n')
-    (folder / 'fake_torch_npu.py').write_text(
-        'def _autoload():\n    raise ImportError("libhccl.so: cannot open shared object file")\n')
-    return folder
-
-
 def _fake_cann(prefix: Path) -> Path:
     """A CANN install as the toolkit installer lays it out, with its version files and the driver's."""
     toolkit = prefix / 'ascend-toolkit'
