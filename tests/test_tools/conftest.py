@@ -97,6 +97,13 @@ def run_tool():
 
 
 @pytest.fixture(scope='session')
+def hang_limit_s() -> int:
+    """:data:`HANG_LIMIT_S`, for tests that run a command themselves (``conftest`` is not importable
+    by name: several test folders have one)."""
+    return HANG_LIMIT_S
+
+
+@pytest.fixture(scope='session')
 def write_config(synthetic_root):
     """``write_config(folder, extra)``: :func:`write_tiny_config` for fixtures wider than a test."""
     return lambda folder, extra='': write_tiny_config(folder, synthetic_root, extra)

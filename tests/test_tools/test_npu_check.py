@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import HANG_LIMIT_S
 
 REPO = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location('npu_check', REPO / 'tools' / 'misc' / 'npu_check.py')
@@ -40,14 +39,14 @@ def _script_env(tmp_path: Path, **extra: str) -> dict:
 
 
 @pytest.mark.slow
-def test_the_check_runs_every_step_on_cpu_and_writes_one_report(tmp_path, make_tiny_config):
+def test_the_check_runs_every_step_on_cpu_and_writes_one_report(tmp_path, make_tiny_config, hang_limit_s):
     out = tmp_path / 'report' / 'npu_check.json'
     command = ['bash', 'tools/npu_check.sh', '--device', 'cpu', '--iters', '4',
                '--config', str(make_tiny_config()),
                '--work-dir', str(tmp_path / 'runs'), '--out', str(out), '--compile-backend', 'aot_eager',
-               '--step-timeout', str(HANG_LIMIT_S // 4)]
+               '--step-timeout', str(hang_limit_s // 4)]
     env = _script_env(tmp_path, PYTHONPATH=str(REPO))
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=HANG_LIMIT_S)
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=hang_limit_s)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert f'npu_check report (send this file with a bug report): {out}' in done.stdout
     assert 'chip: ' in done.stdout and 'CANN: not found' in done.stdout and 'torch: ' in done.stdout
