@@ -3,6 +3,9 @@ import os
 
 import ssd_npu  # noqa: F401  (first, before torch: it sets OpenMP's wait policy, see ssd_npu/__init__.py)
 
+# isort: split
+from toy_runner import make_runner, toy_dataset  # noqa: F401  (fixtures for every test folder)
+
 
 def pytest_configure(config) -> None:
     if os.environ.get('PYTEST_XDIST_WORKER'):

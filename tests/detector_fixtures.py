@@ -6,12 +6,13 @@ from typing import Optional, Union
 import torch
 import torch.nn as nn
 from mmengine.config import Config
+from repo_paths import CONFIGS_DIR
 
 from ssd_npu.registry import MODELS
+from ssd_npu.setup_env import register_all_modules
 from ssd_npu.structures import DetDataSample
-from ssd_npu.utils import register_all_modules
 
-CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
+CONFIGS = CONFIGS_DIR
 
 
 def random_detector(config: Union[str, Path], size: int, seed: int = 0,

@@ -25,14 +25,16 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    from ssd_npu.engine.friendly_errors import friendly_errors
+    from ssd_npu.cli.friendly_errors import friendly_errors
 
     with friendly_errors() as errors:
         from mmengine.runner import Runner, find_latest_checkpoint
 
         from ssd_npu.apis import detect_and_draw, init_detector
-        from ssd_npu.engine.command_line import apply_launch_options, load_config
-        from ssd_npu.utils import get_device, register_all_modules
+        from ssd_npu.cli import apply_launch_options
+        from ssd_npu.config import load_config
+        from ssd_npu.setup_env import register_all_modules
+        from ssd_npu.utils import get_device
 
         register_all_modules(init_default_scope=False)
         cfg = load_config(args.config, args.cfg_options)

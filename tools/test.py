@@ -2,14 +2,15 @@
 from torch_import_check import explained_import_failures  # the standard library only: runs before torch
 
 with explained_import_failures():  # torch_npu without CANN, or a missing install: one line, not a traceback
-    from ssd_npu.deployment import is_onnx_file, setup_onnx_test_config
-    from ssd_npu.engine.command_line import (
+    from ssd_npu.cli import (
         build_runner,
         build_test_parser,
+        setup_onnx_test_config,
         setup_test_config,
         translate_legacy_test_flags,
     )
-    from ssd_npu.engine.friendly_errors import friendly_errors
+    from ssd_npu.cli.friendly_errors import friendly_errors
+    from ssd_npu.deployment import is_onnx_file
     from ssd_npu.engine.process_group import leave_process_group
 
 

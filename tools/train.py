@@ -2,13 +2,8 @@
 from torch_import_check import explained_import_failures  # the standard library only: runs before torch
 
 with explained_import_failures():  # torch_npu without CANN, or a missing install: one line, not a traceback
-    from ssd_npu.engine.command_line import (
-        build_runner,
-        build_train_parser,
-        setup_train_config,
-        translate_legacy_train_flags,
-    )
-    from ssd_npu.engine.friendly_errors import friendly_errors
+    from ssd_npu.cli import build_runner, build_train_parser, setup_train_config, translate_legacy_train_flags
+    from ssd_npu.cli.friendly_errors import friendly_errors
     from ssd_npu.engine.process_group import leave_process_group
 
 

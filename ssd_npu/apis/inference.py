@@ -1,4 +1,8 @@
-"""Build a detector from a config and run it on images (mmdetection 3.x's inference API)."""
+"""Build a detector from a config and run it on images (mmdetection 3.x's inference API).
+
+Configs are read by :func:`ssd_npu.config.load_config`, as the tools read them: an official
+mmdetection 3.x or 2.x config works here as it does in ``tools/test.py``.
+"""
 import copy
 import warnings
 from pathlib import Path
@@ -11,10 +15,12 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.runner import load_checkpoint
 
+from ssd_npu.config import dataset_meta_from_config, load_config, test_dataset_cfg
+from ssd_npu.deployment import ONNXDetector
 from ssd_npu.models.detectors import check_num_classes
-from ssd_npu.registry import DATASETS, MODELS
+from ssd_npu.registry import MODELS
+from ssd_npu.setup_env import register_all_modules
 from ssd_npu.structures import DetDataSample
-from ssd_npu.utils import register_all_modules
 
 ImageInput = Union[str, Path, np.ndarray]
 
@@ -41,7 +47,7 @@ def init_detector(config: Union[str, Path, Config], checkpoint: Optional[str] = 
     Raises:
         ValueError: the head's ``num_classes`` differs from the number of class names.
     """
-    config = _load_config(config, cfg_options, 'init_detector')
+    config = load_config(config, cfg_options)
     register_all_modules()
     model = MODELS.build(config.model)
 
@@ -54,7 +60,7 @@ def init_detector(config: Union[str, Path, Config], checkpoint: Optional[str] = 
             dataset_meta = {'classes': tuple(meta['CLASSES'])}
     source = f'the checkpoint {checkpoint}'
     if not dataset_meta:
-        dataset_meta = _dataset_meta_from_config(config)
+        dataset_meta = dataset_meta_from_config(config)
         source = 'the config\'s test dataset'
     if dataset_meta and 'classes' in dataset_meta:
         check_num_classes(model, dataset_meta['classes'], source)
@@ -82,48 +88,13 @@ def init_onnx_detector(onnx_file: Union[str, Path], config: Union[str, Path, Con
         An :class:`~ssd_npu.deployment.ONNXDetector` with ``cfg`` and ``dataset_meta`` (the file's
         class names, else the config's test dataset's).
     """
-    from ssd_npu.deployment import ONNXDetector
-    config = _load_config(config, cfg_options, 'init_onnx_detector')
+    config = load_config(config, cfg_options)
     register_all_modules()
     model = ONNXDetector(onnx_file, providers=providers)
     model.cfg = config
     if model.dataset_meta is None:
-        model.dataset_meta = _dataset_meta_from_config(config)
+        model.dataset_meta = dataset_meta_from_config(config)
     return model
-
-
-def _load_config(config: Union[str, Path, Config], cfg_options: Optional[dict], caller: str) -> Config:
-    if isinstance(config, (str, Path)):
-        config = Config.fromfile(str(config))
-    elif isinstance(config, Config):
-        config = copy.deepcopy(config)
-    else:
-        raise TypeError(f'{caller}: config must be a file path or a Config, got {type(config)}')
-    if cfg_options is not None:
-        config.merge_from_dict(cfg_options)
-    return config
-
-
-def _test_dataset_cfg(config: Config) -> dict:
-    """The innermost test dataset config (unwrapping RepeatDataset-style wrappers)."""
-    if 'test_dataloader' not in config:
-        raise KeyError('The config has no test_dataloader: inference needs its dataset.pipeline')
-    dataset_cfg = config.test_dataloader.dataset
-    while 'dataset' in dataset_cfg:
-        dataset_cfg = dataset_cfg.dataset
-    return dataset_cfg
-
-
-def _dataset_meta_from_config(config: Config) -> Optional[dict]:
-    """``metainfo`` of the config's test dataset: the one set in the config, else the class default."""
-    if 'test_dataloader' not in config:
-        return None
-    dataset_cfg = _test_dataset_cfg(config)
-    if dataset_cfg.get('metainfo'):
-        return dict(dataset_cfg.metainfo)
-    dataset_cls = DATASETS.get(dataset_cfg.get('type', ''))
-    metainfo = getattr(dataset_cls, 'METAINFO', None)
-    return dict(metainfo) if metainfo else None
 
 
 def _test_pipelines(config: Config) -> Tuple[Compose, Compose]:
@@ -132,7 +103,7 @@ def _test_pipelines(config: Config) -> Tuple[Compose, Compose]:
     Ground-truth loading is dropped (there is none at inference), and the
     array pipeline skips the file loader: the caller provides ``img`` directly.
     """
-    steps = [step for step in _test_dataset_cfg(config).pipeline
+    steps = [step for step in test_dataset_cfg(config).pipeline
              if not step['type'].split('.')[-1] == 'LoadAnnotations']
     loader = [i for i, step in enumerate(steps) if step['type'].split('.')[-1] == 'LoadImageFromFile']
     array_steps = [step for i, step in enumerate(steps) if i not in loader]

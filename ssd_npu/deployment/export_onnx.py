@@ -1,42 +1,23 @@
 """Export an SSD to one ONNX file with its post-processing inside (``tools/deployment/export_onnx.py``).
 
-The contract of the file:
-
-- input ``images``: float32 [B, 3, H, W], BGR, 0..255, already resized to the model's input
-  size (what the test pipeline gives before normalisation);
-- outputs ``boxes`` float32 [B, K, 4] (xyxy, input pixels), ``scores`` float32 [B, K],
-  ``labels`` int64 [B, K] (0-based), ``num_dets`` int64 [B]; rows past ``num_dets`` are
-  padding (zeros), K = ``max_per_img``.
-
-The file's metadata holds ``classes`` (JSON list of names), ``num_classes`` and ``input_size`` ("H,W").
+The file follows :mod:`.onnx_contract`.
 """
 import json
 import warnings
 from pathlib import Path
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 
+from ssd_npu.config import input_size_from_config
+
 from .exportable_ssd import ExportableSSD
+from .onnx_contract import INPUT_NAME, OUTPUT_NAMES
 from .onnx_nms import ONNX_TRANSLATIONS
 
-INPUT_NAME = 'images'
-OUTPUT_NAMES = ('boxes', 'scores', 'labels', 'num_dets')
 # torch 2.14's exporter (torch.export + onnxscript) writes opset 18 or newer.
 MIN_OPSET = 18
-
-
-def input_size_from_config(cfg) -> Tuple[int, int]:
-    """The (h, w) the test pipeline resizes every image to (its ``Resize`` with ``keep_ratio=False``)."""
-    from ssd_npu.apis.inference import _test_dataset_cfg
-    resizes = [step for step in _test_dataset_cfg(cfg).pipeline if step['type'].split('.')[-1] == 'Resize']
-    if len(resizes) != 1 or resizes[0].get('keep_ratio', False) or 'scale' not in resizes[0]:
-        raise ValueError('export: the test pipeline must have one Resize(scale=(w, h), keep_ratio=False) '
-                         'so that every image has the same input size; pass input_size=(h, w) instead')
-    scale = resizes[0]['scale']
-    width, height = (scale, scale) if isinstance(scale, int) else scale
-    return int(height), int(width)
 
 
 def export_onnx(model: nn.Module, out_file: Union[str, Path], *, input_size: Optional[Sequence[int]] = None,

@@ -18,7 +18,7 @@ from torch import Tensor
 from ssd_npu.registry import MODELS
 from ssd_npu.structures import DetDataSample
 
-from .export_onnx import INPUT_NAME, OUTPUT_NAMES
+from .onnx_contract import INPUT_NAME, OUTPUT_NAMES
 
 
 @MODELS.register_module()

@@ -4,11 +4,9 @@ from typing import Optional, Sequence
 import torch
 from mmengine.logging import MessageHub, print_log
 
+from ssd_npu.errors import NonFiniteLossError
+
 from .overflow_check import OverflowCheck
-
-
-class NonFiniteLossError(RuntimeError):
-    """Raised after too many consecutive non-finite losses."""
 
 
 class NonFiniteLossGuard:

@@ -1,16 +1,16 @@
 import re
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from repo_paths import CONFIGS_DIR
 
 from ssd_npu.apis import inference_detector, init_detector
 from ssd_npu.structures import DetDataSample
 
-CONFIGS = Path(__file__).resolve().parents[2] / 'configs' / '_base_' / 'models'
+CONFIGS = CONFIGS_DIR / '_base_' / 'models'
 CLASSES = ('circle', 'square', 'triangle')
 
 

@@ -8,7 +8,7 @@ import pytest
 from mmengine.logging import MMLogger
 
 from ssd_npu.datasets import bad_samples
-from ssd_npu.utils import register_all_modules
+from ssd_npu.setup_env import register_all_modules
 
 
 @pytest.fixture(autouse=True)

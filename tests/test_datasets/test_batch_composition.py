@@ -1,15 +1,15 @@
 """Every training batch is full, whatever the dataset size and the number of processes: BatchNorm
 cannot train on a last batch of one image (SSDLite's 1x1 feature maps)."""
-from pathlib import Path
 
 import mmengine.dataset.sampler
 import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
+from repo_paths import CONFIGS_DIR
 
 from ssd_npu.datasets import generate_synthetic_coco
 
-CONFIG = Path(__file__).parents[2] / 'configs' / '_base_' / 'datasets' / 'synthetic_coco.py'
+CONFIG = CONFIGS_DIR / '_base_' / 'datasets' / 'synthetic_coco.py'
 BATCH = 4
 
 

@@ -1,15 +1,15 @@
 """The base dataset configs build their dataloaders on data laid out as each config expects."""
 import json
-from pathlib import Path
 
 import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
+from repo_paths import CONFIGS_DIR
 
 from ssd_npu.datasets import generate_synthetic_coco
 from ssd_npu.datasets.coco import COCO_CLASSES
 
-CONFIGS = Path(__file__).parents[2] / 'configs' / '_base_' / 'datasets'
+CONFIGS = CONFIGS_DIR / '_base_' / 'datasets'
 
 
 def point_at(cfg_node, data_root):

@@ -22,12 +22,13 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import OptimWrapper
 from PIL import Image
+from repo_paths import CONFIGS_DIR
 
 from ssd_npu.datasets import CocoDataset
 from ssd_npu.registry import MODELS
 
 CASES = int(os.environ.get('FUZZ_CASES', '200'))
-DEMO = Path(__file__).parents[2] / 'configs' / 'synthetic_demo.py'
+DEMO = CONFIGS_DIR / 'synthetic_demo.py'
 CLASSES = ('circle', 'square', 'triangle')
 # Decodable images that must be trained on.
 GOOD_KINDS = ('jpeg', 'png', 'gray_png', 'cmyk_jpeg', 'png16', 'alpha_png', 'palette_png', 'exif_jpeg',

@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader
 
 from ssd_npu.datasets import DefaultSampler, RepeatDataset, SyntheticCocoDataset, generate_synthetic_coco
 from ssd_npu.engine.hooks.bad_sample_report_hook import iter_datasets
-from ssd_npu.utils import register_all_modules
+from ssd_npu.setup_env import register_all_modules
 
 PIPELINE = [
     dict(type='LoadImageFromFile'),

@@ -5,7 +5,7 @@ import errno
 import pytest
 from mmengine.evaluator import BaseMetric, Evaluator
 
-from ssd_npu.engine.hooks.checkpoint_hook import CheckpointWriteError
+from ssd_npu.errors import CheckpointWriteError
 
 
 class ScriptedMetric(BaseMetric):

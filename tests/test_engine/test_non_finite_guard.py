@@ -2,7 +2,8 @@ import pytest
 import torch
 from mmengine.logging import MessageHub, MMLogger
 
-from ssd_npu.engine.non_finite_guard import NonFiniteLossError, NonFiniteLossGuard
+from ssd_npu.engine.non_finite_guard import NonFiniteLossGuard
+from ssd_npu.errors import NonFiniteLossError
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from ssd_npu.engine.hooks import CheckInvalidLossHook, NonFiniteLossHook
-from ssd_npu.engine.non_finite_guard import NonFiniteLossError
+from ssd_npu.errors import NonFiniteLossError
 
 
 def test_nan_batch_is_skipped_and_training_goes_on(make_runner, toy_dataset):

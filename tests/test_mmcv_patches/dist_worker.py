@@ -16,7 +16,7 @@ from mmengine.dist import get_rank, get_world_size, init_dist
 from mmengine.model import MMDistributedDataParallel
 
 import ssd_npu  # noqa: F401  (applies mmcv_patches)
-from ssd_npu.engine.command_line import map_legacy_dist_env
+from ssd_npu.cli import map_legacy_dist_env
 
 
 def all_reduce() -> dict:

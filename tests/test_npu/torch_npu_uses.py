@@ -135,7 +135,7 @@ USES = [
         keywords=('change_coordinate_frame', 'transpose_box'),
         defaults={'change_coordinate_frame': False, 'transpose_box': False},
         returns=('nmsed_boxes', 'nmsed_scores', 'nmsed_classes', 'nmsed_num')),
-    # Graph mode through Ascend's graph engine (ssd_npu/engine/graph_compile.py).
+    # Graph mode through Ascend's graph engine (ssd_npu/cli/graph_compile.py).
     Use('torch_npu.dynamo.torchair', 'torch_npu/dynamo/torchair/__init__.py', '',
         'compile on npu builds its torch.compile backend with torchair, bundled in torch_npu'),
     Use('torch_npu.dynamo.torchair.get_npu_backend', 'torch_npu/dynamo/torchair/npu_fx_compiler.py',

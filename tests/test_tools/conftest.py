@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from mmengine.config import Config
+from repo_paths import CONFIGS_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 # How long a tool may run before the test calls it hung: over 10x the slowest (the demo, ~5 min
@@ -114,7 +115,7 @@ def with_hooks():
     """``with_hooks(*hooks)``: config text with the default custom hooks plus ``hooks`` (dicts),
     and the import of :data:`KILL_HOOK`."""
     default = [dict(hook) for hook in
-               Config.fromfile(str(REPO / 'configs' / '_base_' / 'default_runtime.py')).custom_hooks]
+               Config.fromfile(str(CONFIGS_DIR / '_base_' / 'default_runtime.py')).custom_hooks]
     imports = "custom_imports = dict(imports=['kill_at_iter_hook'], allow_failed_imports=False)\n"
     return lambda *hooks: imports + f'custom_hooks = {default + list(hooks)!r}\n'
 

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 import torch.nn as nn
+from repo_paths import CONFIGS_DIR
 
 from ssd_npu.registry import MODELS
 from ssd_npu.visualization.log_curves import curve, load_json_log, train_time_stats
@@ -148,7 +149,7 @@ def test_get_flops_ssd300_matches_the_published_size():
     """SSD300 (COCO, 80 classes): 34.3M parameters (mmdetection's model zoo), ~34 GFLOPs
     (torchvision's ssd300_vgg16: 34.9 with 91 classes)."""
     from mmengine.config import Config
-    cfg = Config.fromfile(str(REPO / 'configs/_base_/models/ssd300.py'))
+    cfg = Config.fromfile(str(CONFIGS_DIR / '_base_' / 'models' / 'ssd300.py'))
     cfg.model.backbone.init_cfg = None
     result = _tool('tools/analysis_tools/get_flops.py').model_complexity(cfg, 300, 300)
     assert result['params'] == pytest.approx(34.3e6, rel=0.01)

@@ -11,7 +11,7 @@ import torch
 from mmengine.evaluator import DumpResults
 from mmengine.structures import InstanceData
 
-from ssd_npu.engine.friendly_errors import UsageError
+from ssd_npu.errors import UsageError
 from ssd_npu.structures import DetDataSample
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from repo_paths import CONFIGS_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,7 +70,7 @@ def test_readme_demo_trains_to_half_map_on_the_synthetic_data(tmp_path, run_tool
     """The README's first command on a fresh folder: generate, train, evaluate, draw (~5 min on one
     thread, beside the other tests)."""
     result = run_tool(['python', str(REPO / 'tools' / 'demo_synthetic.py'), '--config',
-                       str(REPO / 'configs' / 'synthetic_demo.py'), '--work-dir', 'work_dirs/demo'],
+                       str(CONFIGS_DIR / 'synthetic_demo.py'), '--work-dir', 'work_dirs/demo'],
                       tmp_path, run_in=tmp_path)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert (tmp_path / 'data' / 'synthetic' / 'annotations' / 'instances_val.json').exists()

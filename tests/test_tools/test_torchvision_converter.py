@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from repo_paths import CONFIGS_DIR
 from torchvision.models.detection import SSD300_VGG16_Weights, ssd300_vgg16
 from torchvision.models.detection.image_list import ImageList
 
@@ -32,7 +33,7 @@ from ssd_npu.models.detectors.torchvision_conversion import (
 from ssd_npu.registry import TASK_UTILS
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = REPO / 'configs' / 'ssd300_coco_torchvision.py'
+CONFIG = CONFIGS_DIR / 'ssd300_coco_torchvision.py'
 TOOL = REPO / 'tools' / 'model_converters' / 'torchvision_to_ssd_npu.py'
 ANCHOR_GENERATOR = dict(type='SSDAnchorGenerator', scale_major=False, input_size=300,
                         strides=[8, 16, 32, 64, 100, 300], ratios=[[2], [2, 3], [2, 3], [2, 3], [2], [2]],

@@ -6,7 +6,7 @@ from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
 from ssd_npu.registry import MODELS
-from ssd_npu.utils import register_all_modules
+from ssd_npu.setup_env import register_all_modules
 
 
 def _pre_2_14_key(key: str) -> str:

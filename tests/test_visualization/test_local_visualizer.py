@@ -8,8 +8,8 @@ import torch
 from mmengine.structures import InstanceData
 
 from ssd_npu.registry import VISUALIZERS
+from ssd_npu.setup_env import register_all_modules
 from ssd_npu.structures import DetDataSample
-from ssd_npu.utils import register_all_modules
 from ssd_npu.visualization import DetLocalVisualizer, adaptive_scales, get_palette
 
 H, W = 100, 120

@@ -15,7 +15,7 @@ from mmengine.config import Config, DictAction
 from mmengine.utils import ProgressBar
 
 from ssd_npu.registry import DATASETS, VISUALIZERS
-from ssd_npu.utils import register_all_modules
+from ssd_npu.setup_env import register_all_modules
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -50,12 +50,13 @@ import numpy as np
 import torch
 from mmengine.config import DictAction
 
-from ssd_npu.engine.command_line import load_config, set_data_root
-from ssd_npu.engine.friendly_errors import UsageError, friendly_errors
+from ssd_npu.cli.friendly_errors import friendly_errors
+from ssd_npu.config import load_config, set_data_root
+from ssd_npu.errors import UsageError
 from ssd_npu.evaluation.functional import bbox_overlaps
 from ssd_npu.models.layers import batched_nms
 from ssd_npu.registry import DATASETS
-from ssd_npu.utils import register_all_modules
+from ssd_npu.setup_env import register_all_modules
 
 BACKGROUND = 'background'
 

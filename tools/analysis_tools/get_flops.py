@@ -14,7 +14,7 @@ from mmengine.analysis.print_helper import _format_size
 from mmengine.config import Config, DictAction
 
 from ssd_npu.registry import MODELS
-from ssd_npu.utils import register_all_modules
+from ssd_npu.setup_env import register_all_modules
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -13,22 +13,17 @@ something (about the kernel launches on a GPU/NPU) and the ops that make the hos
 """
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 from typing import Callable, Dict, Tuple
 
 import torch
+from head_inputs import make_head_inputs, median_ms  # noqa: E402
 from mmengine.structures import InstanceData
 from torch.profiler import profile
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'tests'))  # the per-image oracle
-
-from head_inputs import make_head_inputs, median_ms  # noqa: E402
-from ssd_head_oracle import ssd_loss_reference  # noqa: E402
-
 import ssd_npu.models  # noqa: E402,F401  (registers the types)
 from ssd_npu.models.dense_heads import SSDHead  # noqa: E402
+from ssd_npu.testing.ssd_head_oracle import ssd_loss_reference  # noqa: E402
 
 SSD300_TRAIN_CFG = dict(
     assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.5, min_pos_iou=0., ignore_iof_thr=-1,

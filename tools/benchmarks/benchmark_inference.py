@@ -29,10 +29,11 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    from inference_benchmark import benchmark_inference
+
     from ssd_npu.apis import init_detector
+    from ssd_npu.cli.friendly_errors import friendly_errors
     from ssd_npu.deployment import is_onnx_file
-    from ssd_npu.deployment.inference_benchmark import benchmark_inference
-    from ssd_npu.engine.friendly_errors import friendly_errors
 
     with friendly_errors():
         onnx_file = args.model if args.model and is_onnx_file(args.model) else None

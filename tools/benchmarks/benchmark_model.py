@@ -30,8 +30,8 @@ from ssd_npu.models.detectors.torchvision_conversion import (
     convert_torchvision_ssd300_vgg16,
 )
 from ssd_npu.registry import MODELS
+from ssd_npu.setup_env import register_all_modules
 from ssd_npu.structures import DetDataSample
-from ssd_npu.utils import register_all_modules
 
 REPO = Path(__file__).resolve().parents[2]
 

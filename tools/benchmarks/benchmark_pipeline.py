@@ -19,11 +19,11 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
+from pipeline_benchmark import time_pipeline
 from torch.utils.data import DataLoader
 
 from ssd_npu.datasets import CocoDataset
 from ssd_npu.datasets.coco import load_coco_json
-from ssd_npu.datasets.pipeline_benchmark import time_pipeline
 from ssd_npu.datasets.synthetic import ensure_synthetic_coco
 
 

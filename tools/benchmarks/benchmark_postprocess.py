@@ -9,19 +9,14 @@ torchvision's NMS kernel. The logits are biased toward background as a trained S
 """
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'tests'))  # the per-image oracle
-
 from head_inputs import make_head_inputs, median_ms  # noqa: E402
-from ssd_head_oracle import detections_reference  # noqa: E402
 
 import ssd_npu.models  # noqa: E402,F401  (registers the types)
 from ssd_npu.models.dense_heads import SSDHead  # noqa: E402
+from ssd_npu.testing.ssd_head_oracle import detections_reference  # noqa: E402
 
 SSD300_TEST_CFG = dict(nms_pre=1000, nms=dict(type='nms', iou_threshold=0.45), min_bbox_size=0,
                        score_thr=0.02, max_per_img=200)

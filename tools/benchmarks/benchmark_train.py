@@ -36,7 +36,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    from ssd_npu.engine.friendly_errors import friendly_errors
+    from ssd_npu.cli.friendly_errors import friendly_errors
 
     with friendly_errors():
         run(args)
@@ -44,10 +44,11 @@ def main() -> None:
 
 def run(args: argparse.Namespace) -> None:
     from mmengine.runner import Runner
+    from train_benchmark import peak_memory_mb, synthetic_batch, time_training
 
-    from ssd_npu.engine.command_line import amp_optim_wrapper, load_config
-    from ssd_npu.engine.train_benchmark import peak_memory_mb, synthetic_batch, time_training
-    from ssd_npu.utils import register_all_modules
+    from ssd_npu.cli import amp_optim_wrapper
+    from ssd_npu.config import load_config
+    from ssd_npu.setup_env import register_all_modules
     from ssd_npu.utils.device import get_device
 
     register_all_modules()

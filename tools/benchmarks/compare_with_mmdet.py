@@ -26,10 +26,10 @@ from mmengine.structures import InstanceData
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_head import build_head, loss_step, parse_gt_pad_size, with_backward  # noqa: E402
 from head_inputs import make_head_inputs, median_ms  # noqa: E402
+from train_benchmark import synthetic_batch  # noqa: E402
 
-from ssd_npu.engine.train_benchmark import synthetic_batch  # noqa: E402
 from ssd_npu.registry import MODELS  # noqa: E402
-from ssd_npu.utils import register_all_modules  # noqa: E402
+from ssd_npu.setup_env import register_all_modules  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS_TO_COMPARE = {   # ours, mmdetection's (relative to its package), input size

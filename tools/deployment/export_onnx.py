@@ -18,8 +18,8 @@ The file's metadata holds the class names ("classes", JSON) and "input_size" ("H
 import argparse
 
 from ssd_npu.apis import init_detector
+from ssd_npu.cli.friendly_errors import friendly_errors
 from ssd_npu.deployment import export_onnx
-from ssd_npu.engine.friendly_errors import friendly_errors
 
 
 def parse_args() -> argparse.Namespace:

@@ -901,10 +901,11 @@ def first_loss(config: str, device: Optional[str], seed: int, cfg_options: Optio
     AMP dtype (float16 on npu/cuda, bfloat16 on cpu; the config's ``optim_wrapper.dtype`` if set)."""
     from mmengine.runner import Runner, set_random_seed
 
-    from ssd_npu.engine.command_line import load_config
+    from ssd_npu.config import load_config
     from ssd_npu.engine.optimizers import DEFAULT_AMP_DTYPE
     from ssd_npu.registry import MODELS
-    from ssd_npu.utils import get_device, register_all_modules
+    from ssd_npu.setup_env import register_all_modules
+    from ssd_npu.utils import get_device
 
     register_all_modules()
     device = get_device(device)

@@ -10,8 +10,9 @@ from typing import List, Optional
 
 from mmengine.config import Config, DictAction
 
-from ssd_npu.engine.command_line.legacy_config import is_legacy_config, upgrade_config
-from ssd_npu.engine.friendly_errors import UsageError, friendly_errors
+from ssd_npu.cli.friendly_errors import friendly_errors
+from ssd_npu.config.legacy_config import is_legacy_config, upgrade_config
+from ssd_npu.errors import UsageError
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

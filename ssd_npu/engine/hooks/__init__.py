@@ -1,6 +1,6 @@
 from .bad_sample_report_hook import BadSampleReportHook
 from .check_invalid_loss_hook import CheckInvalidLossHook
-from .checkpoint_hook import CheckpointHook, CheckpointWriteError
+from .checkpoint_hook import CheckpointHook
 from .epoch_seed_hook import EpochSeedHook
 from .mid_epoch_resume_hook import MidEpochResumeHook
 from .non_finite_loss_hook import NonFiniteLossHook
@@ -9,6 +9,6 @@ from .preemption_hook import PreemptionHook
 from .throughput_hook import ThroughputHook
 from .visualization_hook import DetVisualizationHook
 
-__all__ = ['BadSampleReportHook', 'CheckInvalidLossHook', 'CheckpointHook', 'CheckpointWriteError',
+__all__ = ['BadSampleReportHook', 'CheckInvalidLossHook', 'CheckpointHook',
            'DetVisualizationHook', 'EpochSeedHook', 'MidEpochResumeHook', 'NonFiniteLossHook',
            'NumClassCheckHook', 'PreemptionHook', 'ThroughputHook']

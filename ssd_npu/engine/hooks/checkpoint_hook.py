@@ -7,14 +7,11 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook as _CheckpointHook
 
 from mmcv_patches.atomic_save import write_atomically
+from ssd_npu.errors import CheckpointWriteError
 from ssd_npu.registry import HOOKS
 
 # Runtime info naming the checkpoint PreemptionHook wrote, removed by the next regular checkpoint.
 PREEMPTION_CHECKPOINT = 'preemption_checkpoint'
-
-
-class CheckpointWriteError(RuntimeError):
-    """A checkpoint could not be written; what is on disk is still the previous one."""
 
 
 def write_checkpoint_and_pointer(runner, out_dir: str, filename: str, **save_kwargs) -> str:

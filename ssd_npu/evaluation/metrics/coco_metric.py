@@ -11,8 +11,8 @@ from terminaltables import AsciiTable
 
 from ssd_npu.datasets.coco import load_coco_json
 from ssd_npu.datasets.coco_categories import label_category_ids
+from ssd_npu.errors import InvalidArgumentError
 from ssd_npu.registry import METRICS
-from ssd_npu.utils.argument_errors import InvalidArgumentError
 
 from ..functional.coco_eval import (
     BACKENDS,

@@ -6,8 +6,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
+from ssd_npu.errors import InvalidArgumentError
 from ssd_npu.registry import TASK_UTILS
-from ssd_npu.utils.argument_errors import InvalidArgumentError
 
 # When sizes come from ``basesize_ratio_range``, the first level gets a hand-picked
 # smaller size (percent of the input), as in the SSD paper's COCO/VOC models and

@@ -5,8 +5,8 @@ from typing import Optional, Sequence, Union
 import torch
 from torch import Tensor
 
+from ssd_npu.errors import InvalidArgumentError
 from ssd_npu.registry import TASK_UTILS
-from ssd_npu.utils.argument_errors import InvalidArgumentError
 
 
 @TASK_UTILS.register_module()

@@ -1,6 +1,5 @@
 """Properties of the geometric pipeline on random scenes: boxes stay in the image and keep
 covering the pixels of their object."""
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -8,13 +7,14 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
+from repo_paths import CONFIGS_DIR
 
 from ssd_npu.datasets.transforms import Expand, MinIoURandomCrop, RandomFlip, Resize
 
 # Saturated colours far from the black background and from Expand's mean-grey canvas.
 COLOURS = np.array([(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 0, 255),
                     (0, 255, 255)], np.uint8)
-CONFIG = Path(__file__).parents[3] / 'configs' / '_base_' / 'datasets' / 'coco_detection.py'
+CONFIG = CONFIGS_DIR / '_base_' / 'datasets' / 'coco_detection.py'
 
 
 def random_scene(rng):

@@ -4,14 +4,14 @@ import math
 import pytest
 import torch
 from mmengine.structures import InstanceData
-from ssd_head_oracle import detections_reference, ssd_loss_reference
 from torch.profiler import profile
 
 from ssd_npu.models.dense_heads import SSDHead
 from ssd_npu.models.dense_heads.ssd_post_processing import _rank_within_label
 from ssd_npu.registry import MODELS
+from ssd_npu.setup_env import register_all_modules
 from ssd_npu.structures import DetDataSample
-from ssd_npu.utils import register_all_modules
+from ssd_npu.testing.ssd_head_oracle import detections_reference, ssd_loss_reference
 
 register_all_modules()
 

@@ -6,21 +6,21 @@ eager kernels) or run on the meta device, where SSD300/SSD512 cost nothing.
 One test compiles with Inductor, the default backend, and compares the numbers (on torch
 releases whose CPU Inductor gets them wrong, it checks that ``--compile`` refuses to start).
 """
-from pathlib import Path
 
 import pytest
 import torch
 import torch._dynamo
 from mmengine.config import Config
 from mmengine.structures import InstanceData
+from repo_paths import CONFIGS_DIR
 
-from ssd_npu.engine.friendly_errors import UsageError
-from ssd_npu.engine.graph_compile import CPU_INDUCTOR_MIN_TORCH, compile_model, torch_release
+from ssd_npu.cli.graph_compile import CPU_INDUCTOR_MIN_TORCH, compile_model, torch_release
+from ssd_npu.errors import UsageError
 from ssd_npu.registry import MODELS
+from ssd_npu.setup_env import register_all_modules
 from ssd_npu.structures import DetDataSample
-from ssd_npu.utils import register_all_modules
 
-CONFIGS = Path(__file__).resolve().parents[3] / 'configs'
+CONFIGS = CONFIGS_DIR
 
 
 # The demo model at quarter width (MobileNetV2 x0.25).

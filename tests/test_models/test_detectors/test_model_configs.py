@@ -1,18 +1,18 @@
 """Each model base config builds, initialises, trains a step and predicts."""
 import math
-from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.structures import InstanceData
+from repo_paths import CONFIGS_DIR
 from torch.func import functional_call
 
 from ssd_npu.registry import MODELS
+from ssd_npu.setup_env import register_all_modules
 from ssd_npu.structures import DetDataSample
-from ssd_npu.utils import register_all_modules
 
-CONFIGS = Path(__file__).resolve().parents[3] / 'configs' / '_base_' / 'models'
+CONFIGS = CONFIGS_DIR / '_base_' / 'models'
 
 
 def build(name: str):

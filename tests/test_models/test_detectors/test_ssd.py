@@ -1,5 +1,4 @@
 import logging
-from pathlib import Path
 
 import pytest
 import torch
@@ -7,13 +6,14 @@ from detector_fixtures import assert_same_detections, random_detector, torch_det
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint, save_checkpoint
 from mmengine.structures import InstanceData
+from repo_paths import CONFIGS_DIR
 
 from ssd_npu.models.detectors import SSD
 from ssd_npu.registry import MODELS
+from ssd_npu.setup_env import register_all_modules
 from ssd_npu.structures import DetDataSample
-from ssd_npu.utils import register_all_modules
 
-CONFIGS = Path(__file__).resolve().parents[3] / 'configs' / '_base_' / 'models'
+CONFIGS = CONFIGS_DIR / '_base_' / 'models'
 
 
 def small_ssdlite(num_classes: int = 3, model_type: str = 'SSD') -> SSD:

@@ -1,9 +1,9 @@
 """Batched MaxIoUAssigner == mmdetection's per-image rules (``assign_per_image``) on padded GT."""
 import pytest
 import torch
-from ssd_head_oracle import assign_per_image
 
 from ssd_npu.models.task_modules import MaxIoUAssigner
+from ssd_npu.testing.ssd_head_oracle import assign_per_image
 
 
 def test_mmdetection_docstring_example():

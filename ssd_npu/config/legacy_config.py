@@ -15,9 +15,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
-from ssd_npu.engine.friendly_errors import UsageError
+from ssd_npu.errors import UsageError
 
-from .data_root import leaf_datasets
+from .datasets import leaf_datasets
 from .package_bases import CONFIGS
 
 _LEGACY_KEYS = ('data', 'optimizer', 'optimizer_config', 'lr_config', 'runner', 'evaluation',

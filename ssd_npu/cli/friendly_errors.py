@@ -20,6 +20,8 @@ from typing import Iterator, Optional
 from mmengine.hooks import Hook
 from mmengine.registry import Registry
 
+from ssd_npu.errors import UsageError
+
 _UNKNOWN_TYPE = re.compile(r'([\w.]+) is not in the (\w+)::(.+?) registry')
 _UNEXPECTED_ARG = re.compile(r"got an unexpected keyword argument '(\w+)'")
 _CLASS_CONTEXT = re.compile(r'(\w+)\.__init__\(\)')
@@ -91,10 +93,6 @@ def explain_unexpected_argument(message: str) -> Optional[str]:
     hint = f' Did you mean: {", ".join(close)}?' if close else ''
     accepted = f' {class_name} accepts: {", ".join(parameters)}.' if parameters else ''
     return f'{class_name} has no argument "{argument}" (check the config).{hint}{accepted}'
-
-
-class UsageError(ValueError):
-    """A command-line mistake whose message already says what to do."""
 
 
 def explain(error: BaseException) -> str:

@@ -1,4 +1,4 @@
-from ssd_npu.engine.command_line import map_legacy_dist_env
+from ssd_npu.cli import map_legacy_dist_env
 
 
 def test_old_product_launch_variables_are_mapped():

@@ -1,4 +1,5 @@
-"""A toy detector-shaped model and dataset, so the engine's hooks run inside a real mmengine Runner."""
+"""A toy detector-shaped model and dataset, so hooks and the command line's error handling run inside a real
+mmengine Runner (fixtures ``toy_dataset`` and ``make_runner``, offered to every test by tests/conftest.py)."""
 import pytest
 import torch
 import torch.nn as nn

@@ -16,7 +16,7 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
-from ssd_npu.engine.friendly_errors import UsageError
+from ssd_npu.errors import UsageError
 from ssd_npu.utils.device import get_device
 
 _DEVICE_FLAG = ('{flag} was removed in mmdetection 3.x: one process drives one device. Choose devices with '

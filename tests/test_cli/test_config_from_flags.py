@@ -3,16 +3,13 @@ import os
 
 import pytest
 from mmengine.config import Config
+from repo_paths import CONFIGS_DIR
 
-from ssd_npu.engine.command_line import (
-    build_train_parser,
-    load_config,
-    setup_test_config,
-    setup_train_config,
-)
-from ssd_npu.engine.friendly_errors import UsageError
+from ssd_npu.cli import build_train_parser, setup_test_config, setup_train_config
+from ssd_npu.config import load_config
+from ssd_npu.errors import UsageError
 
-DEMO = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'configs', 'synthetic_demo.py')
+DEMO = str(CONFIGS_DIR / 'synthetic_demo.py')
 
 
 def _train_args(*argv: str) -> argparse.Namespace:

@@ -1,22 +1,22 @@
 import argparse
-import os
 import uuid
 
 import pytest
 from mmengine.logging import MMLogger
+from repo_paths import CONFIGS_DIR
 
-from ssd_npu.engine.command_line import (
+from ssd_npu.cli import (
     build_test_parser,
     build_train_parser,
-    load_config,
     setup_test_config,
     setup_train_config,
     translate_legacy_test_flags,
     translate_legacy_train_flags,
 )
-from ssd_npu.engine.friendly_errors import UsageError
+from ssd_npu.config import load_config
+from ssd_npu.errors import UsageError
 
-DEMO = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'configs', 'synthetic_demo.py')
+DEMO = str(CONFIGS_DIR / 'synthetic_demo.py')
 
 
 def _train(*argv: str) -> argparse.Namespace:

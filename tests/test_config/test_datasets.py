@@ -1,8 +1,10 @@
 import os
 
-from ssd_npu.engine.command_line import load_config, set_data_root
+from repo_paths import CONFIGS_DIR
 
-CONFIGS = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'configs')
+from ssd_npu.config import load_config, set_data_root
+
+CONFIGS = str(CONFIGS_DIR)
 
 
 def test_one_option_moves_every_dataset_and_annotation_file():

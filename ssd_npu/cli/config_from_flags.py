@@ -1,55 +1,21 @@
 """Turn the tools' command-line flags into config entries, the way mmdetection's tools do."""
 import argparse
-import logging
 import os
 import os.path as osp
 from typing import Callable, Optional
 
 from mmengine.config import Config
-from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from ssd_npu.engine.friendly_errors import UsageError
-from ssd_npu.engine.graph_compile import compile_model, take_compile_options
-from ssd_npu.utils import register_all_modules
+from ssd_npu.config import load_config, set_data_root
+from ssd_npu.errors import UsageError
+from ssd_npu.setup_env import register_all_modules
 from ssd_npu.utils.device import dist_backend, get_device
 
 from .amp_flags import amp_optim_wrapper
-from .data_root import set_data_root
-from .legacy_config import is_legacy_config, upgrade_config
+from .graph_compile import compile_model, take_compile_options
 from .legacy_flags import apply_legacy_test_flags, apply_legacy_train_flags
 from .legacy_launch_env import map_legacy_dist_env
-from .package_bases import resolved_package_bases
-
-
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a config file and merge ``--cfg-options`` into it; a 2.x config is converted (with a warning)."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'Config file not found: {path}')
-    with resolved_package_bases(path) as readable:
-        cfg = Config.fromfile(readable)
-    if cfg_options:  # before a 2.x conversion: a 2.x config's options use its own key names
-        cfg.merge_from_dict(cfg_options)
-    if is_legacy_config(cfg):
-        print_log(f'{path} is an mmdetection 2.x config; converted in memory. To write the 3.x config '
-                  f'out: python tools/misc/upgrade_config.py {path} NEW.py', logger='current',
-                  level=logging.WARNING)
-        cfg = upgrade_config(cfg)
-    use_our_scope(cfg)
-    return cfg
-
-
-def use_our_scope(cfg: Config) -> None:
-    """Build an mmdetection config (``default_scope='mmdet'``, or none) with ssd_npu's types, saying so.
-
-    Our type names are mmdetection's; without this, every type would be looked up in mmengine's
-    root registries (mmdet is not installed) and the first one of ours would be "unknown".
-    """
-    scope = cfg.get('default_scope')
-    if scope in (None, 'mmdet'):
-        print_log(f'default_scope is {scope!r} in the config; building it with ssd_npu\'s types '
-                  "(default_scope = 'ssd_npu'), which carry mmdetection's names", logger='current')
-        cfg.default_scope = 'ssd_npu'
 
 
 def _section(parent, key: str, default: Optional[dict] = None):

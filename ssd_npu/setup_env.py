@@ -1,24 +1,30 @@
-"""Register every ssd_npu module and make ``ssd_npu`` mmengine's default scope."""
+"""Register every ssd_npu type and make ``ssd_npu`` mmengine's default scope.
+
+The layer above every package that registers types (it imports them all), so that a config
+naming any of them, ``ONNXDetector`` included, builds however it is loaded.
+"""
 import datetime
 import warnings
 
 from mmengine import DefaultScope
 
+import ssd_npu.datasets  # noqa: F401  (each import registers that package's types)
+import ssd_npu.deployment  # noqa: F401
+import ssd_npu.engine  # noqa: F401
+import ssd_npu.evaluation  # noqa: F401
+import ssd_npu.models  # noqa: F401
+import ssd_npu.visualization  # noqa: F401
+
 
 def register_all_modules(init_default_scope: bool = True) -> None:
-    """Import the modules that register types, as mmdetection's function of that name does.
+    """Make every ssd_npu type buildable, as mmdetection's function of that name does.
+
+    The types are registered when this module is imported; calling it sets the scope.
 
     Args:
         init_default_scope: make ``ssd_npu`` the current default scope, so that
             ``MODELS.build(dict(type='SSD', ...))`` resolves in our registries.
     """
-    import ssd_npu.apis  # noqa: F401
-    import ssd_npu.datasets  # noqa: F401
-    import ssd_npu.engine  # noqa: F401
-    import ssd_npu.evaluation  # noqa: F401
-    import ssd_npu.models  # noqa: F401
-    import ssd_npu.visualization  # noqa: F401
-
     if not init_default_scope:
         return
     current = DefaultScope.get_current_instance()

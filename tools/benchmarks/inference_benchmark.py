@@ -11,11 +11,10 @@ from typing import Callable, Dict, Optional
 
 import torch
 import torch.nn as nn
+from train_benchmark import synthetic_batch
 
-from ssd_npu.engine.train_benchmark import synthetic_batch
-
-from .export_onnx import export_onnx, input_size_from_config
-from .onnx_detector import ONNXDetector
+from ssd_npu.config import input_size_from_config
+from ssd_npu.deployment import ONNXDetector, export_onnx
 
 
 def time_test_steps(test_step: Callable[[dict], list], batch: dict, iterations: int, warmup: int) -> float:

@@ -1,7 +1,7 @@
 import pytest
 
-from ssd_npu.engine.command_line import amp_flags as amp
-from ssd_npu.engine.command_line import amp_optim_wrapper
+from ssd_npu.cli import amp_flags as amp
+from ssd_npu.cli import amp_optim_wrapper
 
 SGD = dict(type='SGD', lr=0.1, momentum=0.9)
 

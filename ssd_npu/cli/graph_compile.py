@@ -29,7 +29,7 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from ssd_npu.engine.friendly_errors import UsageError
+from ssd_npu.errors import UsageError
 
 # The first torch whose CPU Inductor gives the SSD loss eager's numbers (tests/test_models/test_detectors/
 # test_graph_mode.py::test_inductor_losses_equal_eager); 2.6.0 and 2.8.0 do not.

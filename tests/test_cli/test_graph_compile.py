@@ -12,9 +12,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from ssd_npu.engine import graph_compile
-from ssd_npu.engine.friendly_errors import UsageError
-from ssd_npu.engine.graph_compile import compile_model, resolve_backend, torch_release
+from ssd_npu.cli import graph_compile
+from ssd_npu.cli.graph_compile import compile_model, resolve_backend, torch_release
+from ssd_npu.errors import UsageError
 
 
 def stand_in_module(monkeypatch, name: str, **attributes) -> types.ModuleType:

@@ -2,9 +2,9 @@ import pytest
 from mmengine.hooks import Hook
 from mmengine.registry import VISUALIZERS, DefaultScope
 
-from ssd_npu.engine.friendly_errors import explain, friendly_errors
+from ssd_npu.cli.friendly_errors import explain, friendly_errors
 from ssd_npu.registry import HOOKS
-from ssd_npu.utils import register_all_modules
+from ssd_npu.setup_env import register_all_modules
 
 
 @pytest.fixture(autouse=True)

@@ -3,13 +3,7 @@ import argparse
 
 from mmengine.config import Config
 
-from ssd_npu.engine.command_line import setup_test_config
-
-from . import onnx_detector  # noqa: F401  (registers ONNXDetector)
-
-
-def is_onnx_file(path: str) -> bool:
-    return str(path).lower().endswith('.onnx')
+from .config_from_flags import setup_test_config
 
 
 def setup_onnx_test_config(cfg: Config, args: argparse.Namespace) -> Config:

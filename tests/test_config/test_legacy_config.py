@@ -2,8 +2,8 @@ import pytest
 from legacy_ssd_config import write_legacy_config
 from mmengine.config import Config
 
-from ssd_npu.engine.command_line import load_config
-from ssd_npu.engine.command_line.legacy_config import is_legacy_config, upgrade_config, upgrade_pipeline
+from ssd_npu.config import load_config
+from ssd_npu.config.legacy_config import is_legacy_config, upgrade_config, upgrade_pipeline
 
 
 @pytest.fixture

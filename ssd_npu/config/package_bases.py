@@ -13,9 +13,9 @@ import re
 import tempfile
 from typing import Iterator
 
-from ssd_npu.engine.friendly_errors import UsageError
+from ssd_npu.errors import UsageError
 
-CONFIGS = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', '..', 'configs'))
+CONFIGS = osp.abspath(osp.join(osp.dirname(__file__), '..', 'configs'))
 # mmdetection 3.3's config path -> ours, relative to configs/
 EQUIVALENTS = {
     'ssd/ssd300_coco.py': 'ssd300_coco.py',

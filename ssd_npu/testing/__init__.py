@@ -1,0 +1,1 @@
+"""Oracles shared by the tests and the benchmarks: slow, obviously-correct references to compare against."""
