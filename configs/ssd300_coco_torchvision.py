@@ -44,16 +44,7 @@ model = dict(
         min_bbox_size=-1,
         max_per_img=200))
 
-# Expand fills its canvas with the normalisation mean, so that the canvas normalises to zero.
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Expand', mean=mean, to_rgb=True, ratio_range=(1, 4)),
-    dict(type='MinIoURandomCrop', min_ious=(0.1, 0.3, 0.5, 0.7, 0.9), min_crop_size=0.3),
-    dict(type='Resize', scale=(300, 300), keep_ratio=False),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.5, 1.5),
-         saturation_range=(0.5, 1.5), hue_delta=18),
-    dict(type='PackDetInputs'),
-]
+# The dataset base's train pipeline (backend_args included), with Expand filling its canvas with
+# this normalisation mean, so that the canvas normalises to zero.
+train_pipeline = [dict(step, mean=mean) if step.type == 'Expand' else step for step in _base_.train_pipeline]
 train_dataloader = dict(dataset=dict(dataset=dict(pipeline=train_pipeline)))

@@ -53,22 +53,15 @@ model = dict(
     test_cfg=dict(nms_pre=1000, nms=dict(type='nms', iou_threshold=0.45), min_bbox_size=0, score_thr=0.02,
                   max_per_img=200))
 
+# The dataset base's pipelines (backend_args included) at 192x192; training zooms out up to 2x
+# only (Expand's canvas filled with the mean above) and skips the random crop.
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Expand', mean=mean, to_rgb=True, ratio_range=(1, 2)),
-    dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.5, 1.5),
-         saturation_range=(0.5, 1.5), hue_delta=18),
-    dict(type='PackDetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
-]
+    dict(step, mean=mean, ratio_range=(1, 2)) if step.type == 'Expand'
+    else dict(step, scale=(input_size, input_size)) if step.type == 'Resize'
+    else step
+    for step in _base_.train_pipeline if step.type != 'MinIoURandomCrop']
+test_pipeline = [dict(step, scale=(input_size, input_size)) if step.type == 'Resize' else step
+                 for step in _base_.test_pipeline]
 train_dataloader = dict(batch_size=batch_size, num_workers=1, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(batch_size=batch_size, num_workers=1, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

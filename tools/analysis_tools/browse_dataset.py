@@ -11,9 +11,10 @@ import os
 import os.path as osp
 from typing import List, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.utils import ProgressBar
 
+from ssd_npu.config import load_config
 from ssd_npu.registry import DATASETS, VISUALIZERS
 from ssd_npu.setup_env import register_all_modules
 
@@ -35,9 +36,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     register_all_modules()
 
     dataset = DATASETS.build(cfg.train_dataloader.dataset)

@@ -13,6 +13,7 @@ from mmengine.analysis import get_model_complexity_info
 from mmengine.analysis.print_helper import _format_size
 from mmengine.config import Config, DictAction
 
+from ssd_npu.config import load_config
 from ssd_npu.registry import MODELS
 from ssd_npu.setup_env import register_all_modules
 
@@ -47,9 +48,7 @@ def model_complexity(cfg: Config, height: int, width: int) -> dict:
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     height, width = (args.shape * 2)[:2] if len(args.shape) == 1 else args.shape[:2]
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     result = model_complexity(cfg, height, width)
     line = '=' * 30
     print(f'{line}\nInput shape: (1, 3, {height}, {width})\nFlops: {_format_size(result["flops"])}\n'

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 import torch
-from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.structures import InstanceData
 from torch import Tensor
 from torchvision.models.detection import ssd300_vgg16
 
+from ssd_npu.config import load_config
 from ssd_npu.models.detectors.torchvision_conversion import (
     COCO_CATEGORY_IDS,
     convert_torchvision_ssd300_vgg16,
@@ -107,7 +107,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     theirs = ssd300_vgg16(weights=None, weights_backbone=None)
     background_biased_head(theirs)
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     cfg.model.backbone.init_cfg = None
     ours = MODELS.build(cfg.model)
     ours.load_state_dict(convert_torchvision_ssd300_vgg16(theirs.state_dict()))

@@ -16,12 +16,12 @@ import time
 
 import cv2
 import torch
-from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from pipeline_benchmark import time_pipeline
 from torch.utils.data import DataLoader
 
+from ssd_npu.config import load_config
 from ssd_npu.datasets import CocoDataset
 from ssd_npu.datasets.coco import load_coco_json
 from ssd_npu.datasets.synthetic import ensure_synthetic_coco
@@ -63,7 +63,7 @@ def main() -> None:
     init_default_scope('ssd_npu')
     cv2.setNumThreads(0)
     torch.set_num_threads(1)
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     with tempfile.TemporaryDirectory() as tmp:
         data_root = args.data_root
         if data_root is None:

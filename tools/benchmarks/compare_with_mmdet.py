@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Callable, Dict, Optional
 
 import torch
-from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.structures import InstanceData
 
@@ -28,6 +27,7 @@ from benchmark_head import build_head, loss_step, parse_gt_pad_size, with_backwa
 from head_inputs import make_head_inputs, median_ms  # noqa: E402
 from train_benchmark import synthetic_batch  # noqa: E402
 
+from ssd_npu.config import load_config
 from ssd_npu.registry import MODELS  # noqa: E402
 from ssd_npu.setup_env import register_all_modules  # noqa: E402
 
@@ -72,7 +72,7 @@ def ours_postprocess(args, inputs) -> Dict[str, Callable[[], None]]:
 
 def ours_train(args, inputs, config: str) -> Dict[str, Callable[[], None]]:
     register_all_modules()
-    cfg = Config.fromfile(str(REPO / config))
+    cfg = load_config(str(REPO / config))
     cfg.model.backbone.init_cfg = None
     samples = synthetic_batch(len(inputs['images']), inputs['images'][0].shape[-1], 80)
     for sample, boxes, labels in zip(samples['data_samples'], inputs['boxes'], inputs['labels']):

@@ -1,4 +1,16 @@
 # COCO 2017 detection with SSD300's data pipeline (mmdetection's ssd300_coco settings).
+#
+# The train and test pipelines are defined here once. A config built on this file reuses them as
+# `_base_.train_pipeline` and `_base_.test_pipeline`, changing only the steps it must
+# (ssd512_coco.py: Resize), so that every dataset and LoadImageFromFile keeps backend_args.
+#
+# Object storage: set `backend_args` below, in this file or in a copy of it that your config's
+# `_base_` lists instead, e.g.
+#   backend_args = dict(backend='petrel', path_mapping={'data/': 's3://openmmlab/datasets/detection/'})
+# Every pipeline, dataset and evaluator below reads it, and so does every config built on this file.
+# Not in a config that inherits this file: mmengine reads a base before the config that inherits
+# it, so a `backend_args = dict(...)` there reaches none of them (and is an error unless it sets
+# `_delete_=True`: a dict cannot inherit from this None).
 dataset_type = 'CocoDataset'
 data_root = 'data/coco/'
 input_size = 300

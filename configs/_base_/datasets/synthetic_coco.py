@@ -1,6 +1,19 @@
 # The synthetic shapes dataset with SSD's data pipeline; small enough to train on a CPU.
 # SyntheticCocoDataset generates it into data_root on first use
 # (python tools/misc/make_synthetic_coco.py --out data/synthetic does the same by hand).
+#
+# The train and test pipelines are defined here once. A config built on this file reuses them as
+# `_base_.train_pipeline` and `_base_.test_pipeline`, changing only the steps it must
+# (synthetic_demo.py: Resize, Expand, no random crop), so that every dataset and LoadImageFromFile
+# keeps backend_args.
+#
+# Object storage: set `backend_args` below, in this file or in a copy of it that your config's
+# `_base_` lists instead, e.g.
+#   backend_args = dict(backend='petrel', path_mapping={'data/': 's3://openmmlab/datasets/detection/'})
+# Every pipeline, dataset and evaluator below reads it, and so does every config built on this file.
+# Not in a config that inherits this file: mmengine reads a base before the config that inherits
+# it, so a `backend_args = dict(...)` there reaches none of them (and is an error unless it sets
+# `_delete_=True`: a dict cannot inherit from this None).
 dataset_type = 'SyntheticCocoDataset'
 data_root = 'data/synthetic/'
 classes = ('circle', 'square', 'triangle')

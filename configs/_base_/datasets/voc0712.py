@@ -1,5 +1,18 @@
 # Pascal VOC: 2007+2012 trainval for training, 2007 test for evaluation, SSD300's pipeline
 # (mmdetection's ssd300_voc0712 settings).
+#
+# The train and test pipelines are defined here once. A config built on this file reuses them:
+# as they are (ssd300_voc0712.py), or as `_base_.train_pipeline` and `_base_.test_pipeline` with
+# only the steps it must change changed, so that every dataset and LoadImageFromFile keeps
+# backend_args.
+#
+# Object storage: set `backend_args` below, in this file or in a copy of it that your config's
+# `_base_` lists instead, e.g.
+#   backend_args = dict(backend='petrel', path_mapping={'data/': 's3://openmmlab/datasets/detection/'})
+# Every pipeline and dataset below reads it (VOCMetric reads no file), and so does every config built
+# on this file. Not in a config that inherits this file: mmengine reads a base before the config
+# that inherits it, so a `backend_args = dict(...)` there reaches none of them (and is an error
+# unless it sets `_delete_=True`: a dict cannot inherit from this None).
 dataset_type = 'VOCDataset'
 data_root = 'data/VOCdevkit/'
 input_size = 300
