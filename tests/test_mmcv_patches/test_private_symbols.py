@@ -1,4 +1,4 @@
-"""Every mmengine/torch symbol the patch layer replaces, calls privately or relies on, with its signature.
+"""Every mmengine, mmcv and torch private symbol that mmcv_patches or ssd_npu replaces, overrides or reads.
 
 When an upgrade removes or changes one of them, this test names it and the patch to review, instead of
 a failure deep inside a training run.
@@ -42,6 +42,9 @@ SYMBOLS = [
     ('mmengine.model.base_model.data_preprocessor', 'BaseDataPreprocessor.to', ['self', 'args', 'kwargs'],
      'data_preprocessor'),
     ('torch.serialization', 'safe_globals', ['safe_globals'], 'checkpoint'),
+    # ssd_npu's RandomFlip flips padded box arrays with mmcv's private box flip.
+    ('mmcv.transforms', 'RandomFlip._flip_bbox', ['self', 'bboxes', 'img_shape', 'direction'],
+     'ssd_npu/datasets/transforms/random_flip.py'),
 ]
 
 
@@ -81,3 +84,97 @@ def test_fused_sgd_still_has_the_amp_scaling_flag():
     assert getattr(optimizer, '_step_supports_amp_scaling', None) is True, (
         'torch.optim.SGD(fused=True)._step_supports_amp_scaling is gone; review '
         'ssd_npu.engine.optimizers.amp_optim_wrapper')
+
+
+# Private methods of mmengine/mmcv classes that ssd_npu's subclasses override: (module, class, method,
+# parameter names, the ssd_npu file). The override is only reached while the base class still calls
+# the method by that name with those arguments.
+OVERRIDDEN = [
+    ('mmengine.hooks', 'CheckpointHook', '_save_checkpoint_with_step', ['self', 'runner', 'step', 'meta'],
+     'ssd_npu/engine/hooks/checkpoint_hook.py'),
+    ('mmengine.hooks', 'CheckpointHook', '_save_best_checkpoint', ['self', 'runner', 'metrics'],
+     'ssd_npu/engine/hooks/checkpoint_hook.py'),
+    ('mmcv.transforms', 'RandomFlip', '_flip', ['self', 'results'],
+     'ssd_npu/datasets/transforms/random_flip.py'),
+    ('mmcv.transforms', 'Resize', '_resize_bboxes', ['self', 'results'],
+     'ssd_npu/datasets/transforms/resize.py'),
+    ('mmcv.transforms', 'LoadAnnotations', '_load_bboxes', ['self', 'results'],
+     'ssd_npu/datasets/transforms/loading.py'),
+]
+
+
+@pytest.mark.parametrize('module_name, class_name, method, parameters, ours', OVERRIDDEN,
+                         ids=[f'{s[1]}.{s[2]}' for s in OVERRIDDEN])
+def test_overridden_private_method_is_still_called_with_the_same_arguments(module_name, class_name, method,
+                                                                          parameters, ours):
+    base = getattr(importlib.import_module(module_name), class_name)
+    original = getattr(base, method, None)
+    assert original is not None, f'{module_name}.{class_name}.{method} is gone; review {ours}'
+    found = list(inspect.signature(original).parameters)
+    assert found == parameters, (f'{class_name}.{method} changed its signature from {parameters} to {found}; '
+                                 f'review {ours}, which overrides it')
+    assert f'self.{method}(' in inspect.getsource(base), (
+        f'{class_name} no longer calls self.{method}(...): the override in {ours} would never run')
+
+
+def test_dataset_metainfo_hook_is_still_a_classmethod_taking_metainfo():
+    # ssd_npu/datasets/base_det_dataset.py overrides it to add a palette and check the classes.
+    from mmengine.dataset import BaseDataset
+
+    assert isinstance(inspect.getattr_static(BaseDataset, '_load_metainfo'), classmethod)
+    assert list(inspect.signature(BaseDataset._load_metainfo).parameters) == ['metainfo']
+    assert 'self._load_metainfo(' in inspect.getsource(BaseDataset.__init__)
+    # ssd_npu's CocoDataset, VOCDataset and XMLDataset read and extend the instance's merged copy.
+    assert 'self._metainfo = self._load_metainfo(' in inspect.getsource(BaseDataset.__init__)
+
+
+def test_runner_still_keeps_the_randomness_config_as_a_dict():
+    # ssd_npu/engine/hooks/epoch_seed_hook.py reads runner._randomness_cfg['diff_rank_seed'].
+    from mmengine.runner import Runner
+
+    source = inspect.getsource(Runner.__init__)
+    assert 'self._randomness_cfg = randomness' in source, (
+        'mmengine Runner no longer sets self._randomness_cfg; review ssd_npu/engine/hooks/epoch_seed_hook.py')
+    assert "randomness: Dict = dict(seed=None)" in inspect.getsource(Runner)
+
+
+def test_image_preprocessor_still_has_its_conversion_and_normalisation_flags():
+    # ssd_npu/models/data_preprocessors/det_data_preprocessor.py reads both in its own batched forward.
+    from mmengine.model import ImgDataPreprocessor
+
+    rgb = ImgDataPreprocessor(mean=[1, 2, 3], std=[4, 5, 6], bgr_to_rgb=True)
+    plain = ImgDataPreprocessor()
+    assert (rgb._channel_conversion, rgb._enable_normalize) == (True, True)
+    assert (plain._channel_conversion, plain._enable_normalize) == (False, False)
+
+
+def test_dispatcher_still_answers_which_device_has_a_torchvision_nms_kernel():
+    # ssd_npu/models/layers/nms.py asks the dispatcher instead of calling (and failing) on a device.
+    import torchvision  # noqa: F401  (registers torchvision::nms)
+
+    key = torch._C._dispatch_key_for_device('cpu')
+    assert key == 'CPU'
+    assert torch._C._dispatch_has_kernel_for_dispatch_key('torchvision::nms', key) is True
+    assert torch._C._dispatch_has_kernel_for_dispatch_key('torchvision::nms', 'PrivateUse1') is False
+
+
+def test_grad_scaler_still_records_overflow_per_optimizer_and_device():
+    # ssd_npu.engine.optimizers.amp_optim_wrapper reads and sets found_inf_per_device to make every
+    # rank skip a step that overflowed on one.
+    weight = torch.zeros(2, requires_grad=True)
+    optimizer = torch.optim.SGD([weight], lr=0.1)
+    scaler = torch.amp.GradScaler('cpu')
+    scaler.scale(weight.sum() * float('inf')).backward()
+    scaler.unscale_(optimizer)
+    state = scaler._per_optimizer_states[id(optimizer)]
+    assert [float(value) for value in state['found_inf_per_device'].values()] == [1.0]
+
+
+def test_module_to_argument_parser_still_returns_the_device_first():
+    # mmcv_patches/data_preprocessor.py reads the target device of BaseDataPreprocessor.to(...) with it,
+    # and keeps it where mmengine keeps it.
+    from mmengine.model import BaseDataPreprocessor
+
+    assert BaseDataPreprocessor()._device == torch.device('cpu')
+    assert torch._C._nn._parse_to('cpu')[0] == torch.device('cpu')
+    assert torch._C._nn._parse_to(torch.float16)[0] is None
