@@ -116,11 +116,11 @@ def test_demo_py_draws_the_onnx_detections(exported):
     assert out_file.stat().st_size > 0
 
 
-def test_the_readme_snippet_runs_the_file_without_ssd_npu_or_torch(exported):
+def test_the_deployment_doc_snippet_runs_the_file_without_ssd_npu_or_torch(exported):
     config, _, onnx_file, folder = exported
     (image, *_) = sorted((folder / 'synthetic' / 'val').glob('*.jpg'))
-    readme = (REPO / 'README.md').read_text()
-    snippet = readme.split('<!-- deploy-snippet -->')[1].split('```python\n')[1].split('```')[0]
+    deployment_doc = (REPO / 'docs' / 'deployment.md').read_text()
+    snippet = deployment_doc.split('<!-- deploy-snippet -->')[1].split('```python\n')[1].split('```')[0]
     snippet = snippet.replace("'ssd300.onnx'", repr(str(onnx_file))).replace("'demo.jpg'", repr(str(image)))
     assert len(snippet.strip().splitlines()) <= 10
     blocked = "import sys\nsys.modules['ssd_npu'] = sys.modules['torch'] = None\n"
