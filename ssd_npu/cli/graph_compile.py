@@ -5,7 +5,7 @@ which takes in the optimizer wrapper, logging and Python bookkeeping and so
 breaks the graph many times. SSD instead compiles what graph-mode devices
 need as single static graphs: the data preprocessor's normalisation, and the
 network + loss (training) or network + batched post-processing (testing);
-see :meth:`ssd_npu.models.detectors.SSD.compile`.
+see :meth:`ssd_npu.models.detectors.SSD.compile_graphs`.
 
 The backend follows the device unless ``compile=dict(backend=...)`` names one:
 
@@ -117,12 +117,12 @@ def compile_model(model: nn.Module, options: dict) -> None:
     """Compile ``model`` (unwrapped from DDP) in place with ``options`` for ``torch.compile``, with
     the backend of the device its parameters are on unless ``options`` names one."""
     detector = getattr(model, 'module', model)
-    if not hasattr(detector, 'region'):
-        raise TypeError(f'compile: {type(detector).__name__} has no static regions to compile; '
+    if not hasattr(detector, 'compile_graphs'):
+        raise TypeError(f'compile: {type(detector).__name__} has no static graphs to compile; '
                         'only SSD detectors support compile=True')
     device_type = next(detector.parameters()).device.type
     options = resolve_backend(options, device_type)
-    detector.compile(**options)
+    detector.compile_graphs(**options)
     shown = {**options, 'backend': backend_name(options.get('backend', 'inductor'))}
     print_log(f'Compiled the normalisation, loss and prediction regions of {type(detector).__name__} with '
               f'torch.compile(fullgraph=True, dynamic=False, {shown}) for {device_type}; the first '

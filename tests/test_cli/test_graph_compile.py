@@ -95,17 +95,14 @@ def test_torch_release_reads_local_versions():
 
 
 class CompiledStandIn(nn.Module):
-    """Records what SSD.compile would be given."""
+    """Records what SSD.compile_graphs would be given."""
 
     def __init__(self):
         super().__init__()
         self.linear = nn.Linear(1, 1)
         self.compiled_with = None
 
-    def region(self, name):
-        return None
-
-    def compile(self, **options):
+    def compile_graphs(self, **options):
         self.compiled_with = options
 
 
@@ -123,6 +120,6 @@ def test_compile_model_picks_the_backend_of_the_models_device(monkeypatch):
     assert model.compiled_with == {'mode': 'default', 'backend': 'eager'}
 
 
-def test_compile_model_refuses_models_without_static_regions():
+def test_compile_model_refuses_models_without_static_graphs():
     with pytest.raises(TypeError, match='only SSD detectors support compile=True'):
         compile_model(nn.Linear(1, 1), {})

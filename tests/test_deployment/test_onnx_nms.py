@@ -4,7 +4,7 @@ import onnxruntime
 import torch
 
 from ssd_npu.deployment.onnx_nms import ONNX_TRANSLATIONS, class_nms_keep
-from ssd_npu.models.dense_heads.ssd_post_processing import greedy_nms_keep
+from ssd_npu.models.layers import greedy_nms_keep
 
 
 def crowded_candidates(num_images: int, num: int, num_classes: int, seed: int):

@@ -39,15 +39,17 @@ def main() -> None:
     reg = [r.to(args.device) for r in inputs['bbox_preds']]
     # Original images 480x640 resized to 300x300, as in COCO.
     metas = [dict(img_shape=(300, 300), scale_factor=(300 / 640, 300 / 480))] * args.batch
-    img_shapes, inv_scale_factors = head.shape_tensors(metas, True, torch.device(args.device))
     batch_detections = head.batch_detections
     if args.compile:
         batch_detections = torch.compile(batch_detections, fullgraph=True, dynamic=False)
 
     @torch.no_grad()
     def ours() -> list:
-        dets = batch_detections(cls, reg, img_shapes, inv_scale_factors)
-        return head.final_detections(dets, head.outputs_of_image(cls, reg), img_shapes, inv_scale_factors)
+        # The head's inference path (SSDHead.detections), with the static part compiled or eager.
+        return head.detections(metas, True, torch.device(args.device),
+                               lambda img_shapes, inv_scale_factors: batch_detections(
+                                   cls, reg, img_shapes, inv_scale_factors),
+                               head.outputs_of_image(cls, reg))
 
     @torch.no_grad()
     def oracle() -> list:

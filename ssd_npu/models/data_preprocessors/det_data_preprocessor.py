@@ -21,7 +21,8 @@ class DetDataPreprocessor(ImgDataPreprocessor):
     images uint8, a quarter of float32's bytes; training images float32 after
     mmdetection's ``PhotoMetricDistortion`` arithmetic, uint8 with
     ``saturate=True``) and the float conversion, BGR->RGB swap,
-    ``(x - mean) / std`` and padding run on the device. When every image of the batch has the same
+    ``(x - mean) / std`` and padding run on the device, in :meth:`normalise` for every
+    path (eager, compiled, exported to ONNX). When every image of the batch has the same
     shape (SSD resizes to a fixed size) they are stacked first, so the
     normalisation is one batched op instead of one op per image.
 
@@ -40,10 +41,10 @@ class DetDataPreprocessor(ImgDataPreprocessor):
     Input ``data``: ``dict(inputs=list of uint8/float32 Tensor[3, H, W] or Tensor[B, 3, H, W],
     data_samples=list of DetDataSample)``. Output: ``dict(inputs=float Tensor[B, 3, H', W'],
     data_samples=...)`` with ``batch_input_shape`` (H', W') and ``pad_shape`` (each image's
-    own padded size) added to every sample's metainfo. In training, when the detector set
-    ``gt_padding`` (SSD does, from ``train_cfg.gt_pad_size``), also ``padded_gt``: the ground
-    truth as fixed-size tensors on the device (:class:`~ssd_npu.structures.PaddedGroundTruth`),
-    which the compiled loss region takes.
+    own padded size) added to every sample's metainfo. In training, when the detector handed
+    it a padding (:meth:`set_gt_padding`; SSD does, from ``train_cfg.gt_pad_size``), also
+    ``padded_gt``: the ground truth as fixed-size tensors on the device
+    (:class:`~ssd_npu.structures.PaddedGroundTruth`), which the detector's loss graph takes.
     """
 
     def __init__(self,
@@ -59,12 +60,18 @@ class DetDataPreprocessor(ImgDataPreprocessor):
         super().__init__(mean=mean, std=std, pad_size_divisor=pad_size_divisor, pad_value=pad_value,
                          bgr_to_rgb=bgr_to_rgb, rgb_to_bgr=rgb_to_bgr, non_blocking=non_blocking)
         self.boxtype2tensor = boxtype2tensor
-        # Set by the detector (SSD) from its head's train_cfg.gt_pad_size; None: no padded GT.
+        # Handed over by the detector (set_gt_padding); None: no padded GT.
         self.gt_padding: Optional[GroundTruthPadding] = None
         self.pad_ignored_regions = False
         self._normalise_batch: Optional[Callable[[Tensor], Tensor]] = None
         self.batch_augments = (nn.ModuleList([MODELS.build(aug) for aug in batch_augments])
                                if batch_augments is not None else None)
+
+    def set_gt_padding(self, padding: Optional[GroundTruthPadding], with_ignored: bool = False) -> None:
+        """Deliver training ground truth padded by ``padding`` (None: no ``padded_gt``), with the
+        ``ignored_instances`` padded too when ``with_ignored``."""
+        self.gt_padding = padding
+        self.pad_ignored_regions = with_ignored
 
     def forward(self, data: dict, training: bool = False) -> dict:
         """Collate, normalise and pad a batch; see the class docstring for the format."""
@@ -77,15 +84,17 @@ class DetDataPreprocessor(ImgDataPreprocessor):
             # Padded where the boxes are (the host), then one copy per tensor to the device.
             padded_gt = self.gt_padding.pad_data_samples(data['data_samples'], self.device,
                                                          with_ignored=self.pad_ignored_regions)
-        if isinstance(data['inputs'], Tensor) and self._normalise_batch is not None:
-            data = self.cast_data(data)
-            # Always without autograd (images need no gradient) and on float images (training
-            # batches are float32 after PhotoMetricDistortion, test batches uint8), so training
-            # and testing share one graph.
-            with torch.no_grad():
-                data['inputs'] = self._normalise_batch(data['inputs'].float())
-        else:
-            data = super().forward(data=data, training=training)
+        data = self.cast_data(data)
+        data.setdefault('data_samples', None)
+        # Always without autograd (images need no gradient).
+        with torch.no_grad():
+            if isinstance(data['inputs'], Tensor):   # (B, C, H, W): checked by _pad_shapes
+                # On float images (training batches are float32 after PhotoMetricDistortion, test
+                # batches uint8), so that training and testing share one compiled graph.
+                normalise = self._normalise_batch or self.normalise
+                data['inputs'] = normalise(data['inputs'].float())
+            else:
+                data['inputs'] = self._normalise_images(data['inputs'])
         inputs, data_samples = data['inputs'], data['data_samples']
         if data_samples is not None:
             batch_input_shape = tuple(inputs.shape[-2:])
@@ -117,6 +126,15 @@ class DetDataPreprocessor(ImgDataPreprocessor):
         if pad_h or pad_w:
             inputs = F.pad(inputs, (0, pad_w, 0, pad_h), 'constant', self.pad_value)
         return inputs
+
+    def _normalise_images(self, images: Sequence[Tensor]) -> Tensor:
+        """Images of different sizes, each Tensor[C, H_i, W_i]: each through :meth:`normalise`, then
+        padded with ``pad_value`` to the batch's largest (divisor-padded) size and stacked."""
+        normalised = [self.normalise(image[None])[0] for image in images]
+        height = max(image.size(-2) for image in normalised)
+        width = max(image.size(-1) for image in normalised)
+        return torch.stack([F.pad(image, (0, width - image.size(-1), 0, height - image.size(-2)),
+                                  'constant', self.pad_value) for image in normalised])
 
     def compile_normalisation(self, **compile_kwargs) -> None:
         """Run :meth:`normalise` through ``torch.compile`` for stacked batches (SSD's fixed-size inputs)."""

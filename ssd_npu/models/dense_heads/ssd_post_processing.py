@@ -11,25 +11,29 @@ once with fixed-size tensors so that the same code runs eagerly, under
    mask boxes not larger than ``min_bbox_size``;
 4. optionally each class's ``topk_per_class`` best (torchvision's rule);
 5. class-aware greedy NMS over the ``nms_candidates`` best pairs, as a
-   fixed-point iteration on their IoU matrix (see :func:`greedy_nms_keep`);
+   fixed-point iteration on their IoU matrix
+   (:func:`~ssd_npu.models.layers.greedy_nms_keep`);
 6. the ``max_per_img`` best survivors, padded, with a count per image.
 
 Greedy NMS decides a box from higher-scored boxes only, so NMS over the best
 ``T`` candidates gives the exact first survivors whenever ``max_per_img`` of
 them survive (or every valid candidate is among the ``T``). Each image
 reports whether that held and whether the fixed point was reached;
-:meth:`SSDHead.predict_by_feat` recomputes the rare images where it did not
-with every candidate and torchvision's NMS kernel, so its results equal mmdetection's.
+:meth:`SSDHead.final_detections` recomputes the rare images where it did not
+with every candidate and torchvision's NMS kernel, so the results of
+:meth:`SSDHead.detections` (the one inference path of the head and of the detector)
+equal mmdetection's.
 
 The NMS step is pluggable (``nms_keep``): the exported ONNX graph runs ONNX's
 ``NonMaxSuppression`` there on every candidate (``ssd_npu/deployment/onnx_nms.py``).
 """
-from typing import Callable, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
+from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ssd_npu.models.layers import bbox_overlaps
+from ssd_npu.models.layers import greedy_nms_keep
 
 
 class BatchDetections(NamedTuple):
@@ -55,58 +59,20 @@ class BatchDetections(NamedTuple):
 NmsKeep = Callable[[Tensor, Tensor, Tensor, Tensor, float], Tuple[Tensor, Tensor]]
 
 
-def greedy_nms_keep(boxes: Tensor, labels: Tensor, valid: Tensor, iou_threshold: float,
-                    iterations: int = 12) -> Tuple[Tensor, Tensor]:
-    """Class-aware greedy NMS of boxes already sorted by descending score, for each image.
-
-    Greedy NMS keeps box ``i`` iff no kept box before it (same label) overlaps it
-    by more than ``iou_threshold``. Starting from "all kept", re-applying that rule
-    to all boxes at once settles at least the next box each round and stops
-    changing exactly at the greedy result, usually within a few rounds (the
-    longest suppression chain). A fixed number of rounds keeps the graph static;
-    ``converged`` says whether the result is final.
-
-    Args:
-        boxes: Tensor[B, N, 4] xyxy, sorted by descending score per image.
-        labels: LongTensor[B, N].
-        valid: BoolTensor[B, N]: candidates that take part (others never suppress).
-        iou_threshold: suppress overlaps strictly above this IoU.
-        iterations: rounds of the fixed-point iteration.
-
-    Returns:
-        keep: BoolTensor[B, N]; converged: BoolTensor[B].
-    """
-    num = boxes.size(1)
-    earlier = torch.ones(num, num, dtype=torch.bool, device=boxes.device).triu(diagonal=1)
-    # suppresses[b, j, i]: box j (higher score) removes box i if j is kept.
-    same_label = labels[:, :, None] == labels[:, None]
-    overlapping = bbox_overlaps(boxes.float(), boxes.float()) > iou_threshold
-    suppresses = overlapping & same_label & earlier & valid[:, :, None]
-    keep = valid
-    previous = keep
-    for _ in range(iterations):
-        previous = keep
-        keep = valid & ~(suppresses & keep[:, :, None]).any(dim=1)
-        # Eagerly, stop at the fixed point (a host sync per round, cheap next to the rounds saved);
-        # a compiled graph keeps its fixed number of rounds.
-        if not torch.compiler.is_compiling() and torch.equal(keep, previous):
-            break
-    return keep, (keep == previous).all(dim=1)
-
-
 def batched_ssd_detections(cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor],
-                           mlvl_anchors: Sequence[Tensor], bbox_coder, num_classes: int, img_shapes: Tensor,
+                           anchors: Tensor, bbox_coder, num_classes: int, img_shapes: Tensor,
                            inv_scale_factors: Optional[Tensor], *, score_thr: float, nms_pre: int,
                            iou_threshold: float, max_per_img: int, min_bbox_size: float = -1,
                            topk_per_class: int = -1, nms_candidates: int = -1,
                            with_nms: bool = True, nms_iterations: int = 12,
                            nms_keep: Optional[NmsKeep] = None) -> BatchDetections:
-    """Detections of every image of a batch from the head's raw outputs.
+    """Detections of every image of a batch from the head's raw outputs, padded (static shapes).
 
     Args:
         cls_scores: per level, Tensor[B, A_l * (C + 1), H_l, W_l] logits (background last).
         bbox_preds: per level, Tensor[B, A_l * 4, H_l, W_l] deltas.
-        mlvl_anchors: per level, Tensor[H_l * W_l * A_l, 4] xyxy input pixels.
+        anchors: Tensor[sum_l H_l * W_l * A_l, 4] xyxy input pixels: every level's anchors,
+            concatenated (:meth:`SSDHead.flat_anchors`).
         bbox_coder: decodes (anchors, deltas) -> boxes.
         num_classes: C, object classes (background excluded).
         img_shapes: Tensor[B, 2] (h, w) of each input image: boxes are clipped to it.
@@ -117,18 +83,22 @@ def batched_ssd_detections(cls_scores: Sequence[Tensor], bbox_preds: Sequence[Te
         nms_candidates: NMS looks at this many best candidates per image (-1 or
             more than there are: all of them).
         with_nms: False keeps every candidate (mmdetection's ``with_nms=False``).
-        nms_iterations: rounds of :func:`greedy_nms_keep`.
-        nms_keep: the NMS step (see :data:`NmsKeep`); None: :func:`greedy_nms_keep`.
+        nms_iterations: rounds of :func:`~ssd_npu.models.layers.greedy_nms_keep`.
+        nms_keep: the NMS step (see :data:`NmsKeep`); None: ``greedy_nms_keep``.
     """
     num_images = cls_scores[0].size(0)
     mlvl_scores, mlvl_indices, mlvl_boxes = [], [], []
-    for cls_score, bbox_pred, anchors in zip(cls_scores, bbox_preds, mlvl_anchors):
+    level_start = 0
+    for cls_score, bbox_pred in zip(cls_scores, bbox_preds):
         # Softmax over the class axis of the [B, A, C + 1, H * W] layout the conv writes: no transposed
         # copy of the logits. Background (the last class) scores -1 instead of being sliced off.
         height, width = cls_score.shape[-2:]
         scores = cls_score.float().view(num_images, -1, num_classes + 1, height * width).softmax(2)
         scores[:, :, num_classes] = -1
         per_anchor = num_classes + 1
+        level_size = scores.size(1) * height * width
+        level_anchors = anchors[level_start:level_start + level_size]
+        level_start += level_size
         num_pairs = scores[0].numel() // per_anchor * num_classes
         k = num_pairs if nms_pre <= 0 else min(nms_pre, num_pairs)
         top_scores, top_idx = scores.view(num_images, -1).topk(k, dim=1)
@@ -137,7 +107,7 @@ def batched_ssd_detections(cls_scores: Sequence[Tensor], bbox_preds: Sequence[Te
         label = top_idx // (height * width) % per_anchor
         anchor_idx = location * scores.size(1) + top_idx // (per_anchor * height * width)
         deltas = bbox_pred.permute(0, 2, 3, 1).reshape(num_images, -1, 4).float()
-        mlvl_boxes.append(bbox_coder.decode(anchors[anchor_idx],
+        mlvl_boxes.append(bbox_coder.decode(level_anchors[anchor_idx],
                                             deltas.gather(1, anchor_idx[..., None].expand(-1, -1, 4)),
                                             max_shape=img_shapes))
         mlvl_scores.append(top_scores)
@@ -201,3 +171,29 @@ def _rank_within_label(scores: Tensor, labels: Tensor) -> Tensor:
     sizes = torch.zeros_like(group).scatter_add(1, group, torch.ones_like(group))
     rank_sorted = positions - (sizes.cumsum(dim=1) - sizes).gather(1, group)
     return torch.empty_like(rank_sorted).scatter_(1, order, rank_sorted)
+
+
+def shape_tensors(batch_img_metas: Sequence[dict], rescale: bool,
+                  device: torch.device) -> Tuple[Tensor, Optional[Tensor]]:
+    """Tensor[B, 2] of ``img_shape`` (h, w) and, with ``rescale``, Tensor[B, 2] of
+    (1 / w_scale, 1 / h_scale) from ``scale_factor``: the metainfo as :func:`batched_ssd_detections` takes it.
+
+    Raises:
+        KeyError: ``rescale`` and a meta without ``scale_factor``.
+    """
+    img_shapes = torch.tensor([meta['img_shape'][:2] for meta in batch_img_metas], device=device)
+    if not rescale:
+        return img_shapes, None
+    if any('scale_factor' not in meta for meta in batch_img_metas):
+        raise KeyError('SSDHead.predict(rescale=True) needs metainfo scale_factor (w_scale, h_scale)')
+    # Reciprocals taken in double precision, as mmdetection multiplies by ``1 / s``: bit-equal boxes.
+    inverses = [[1 / s for s in meta['scale_factor'][:2]] for meta in batch_img_metas]
+    return img_shapes, torch.tensor(inverses, dtype=torch.float32, device=device)
+
+
+def split_detections(dets: BatchDetections) -> List[InstanceData]:
+    """Per image, the first ``num_dets`` rows of a :class:`BatchDetections` as InstanceData
+    (``bboxes`` Tensor[N, 4] xyxy, ``scores`` Tensor[N], ``labels`` LongTensor[N])."""
+    counts = dets.num_dets.tolist()
+    return [InstanceData(bboxes=boxes[:n], scores=scores[:n], labels=labels[:n])
+            for boxes, scores, labels, n in zip(dets.bboxes, dets.scores, dets.labels, counts)]

@@ -1,6 +1,7 @@
-"""The SSD detector: backbone -> neck -> SSDHead (Liu et al. 2016)."""
+"""The SSD detector: backbone -> neck -> SSDHead (Liu et al. 2016), and its two graph entry points."""
 import contextlib
-from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+import types
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -9,7 +10,7 @@ from torch import Tensor
 
 from ssd_npu.models.dense_heads.ssd_post_processing import BatchDetections
 from ssd_npu.registry import MODELS
-from ssd_npu.structures import DetDataSample, PaddedGroundTruth
+from ssd_npu.structures import DetDataSample, GroundTruthPadding, PaddedGroundTruth
 
 from . import checks
 
@@ -25,9 +26,30 @@ def plain_dict(cfg: Optional[Mapping]) -> Optional[dict]:
 class SSD(BaseModel):
     """Single-stage detector with mmdetection 3.x's ``SingleStageDetector`` interface.
 
-    One training step reads: ``extract_feat`` (backbone, then neck) ->
-    ``bbox_head.loss`` (anchors, assignment, hard-negative mining, losses).
-    Also registered as ``SingleStageDetector`` so mmdetection SSD configs build.
+    Also registered as ``SingleStageDetector`` so mmdetection SSD configs build. The work of
+    each mode runs in one of two graph entry points, tensors in and tensors out, which
+    :meth:`compile_graphs` compiles into static graphs (``compile=True``):
+
+    - :meth:`loss_graph`: ``_features`` (backbone, neck) -> ``bbox_head.forward`` ->
+      ``bbox_head.loss_sums`` (anchors, assignment, hard-negative mining, per-image sums;
+      the formula on :meth:`SSDLoss.sums <ssd_npu.models.dense_heads.ssd_loss.SSDLoss.sums>`);
+    - :meth:`predict_graph`: ``_features`` -> ``bbox_head.forward`` ->
+      ``bbox_head.batch_detections`` (decoding, thresholds, bounded NMS, top-k, padded).
+
+    Call paths:
+
+    - train (``mode='loss'``): ``data_preprocessor`` (normalisation; ground truth padded
+      as ``padded_gt``) -> :meth:`loss` -> :meth:`loss_graph` -> ``bbox_head.normalise_losses``
+      (division by mmdetection's ``avg_factor``, a DDP collective, so outside the graph);
+    - val / test (``mode='predict'``): ``data_preprocessor`` -> :meth:`predict` ->
+      ``bbox_head.detections`` -> :meth:`predict_graph`, then ``bbox_head.final_detections``
+      recomputes eagerly the rare image whose bounded NMS was not final;
+    - ONNX export (:class:`~ssd_npu.deployment.exportable_ssd.ExportableSSD`):
+      ``data_preprocessor.normalise`` -> :meth:`extract_feat` -> ``bbox_head.forward`` ->
+      ``bbox_head.batch_detections`` with every candidate and ONNX's NMS, no eager step.
+
+    mmdetection's head methods (``bbox_head.loss``, ``loss_by_feat``, ``predict``,
+    ``predict_by_feat``) compute the same losses and detections eagerly.
 
     Args:
         backbone: config of the backbone (``SSDVGG``, ``MobileNetV2``).
@@ -60,12 +82,21 @@ class SSD(BaseModel):
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
         self._min_input_size: Optional[int] = None
-        self._regions: Dict[str, Callable] = {}
-        if hasattr(self.data_preprocessor, 'gt_padding'):
-            # The preprocessor delivers the ground truth padded as the head's train_cfg says.
-            self.data_preprocessor.gt_padding = getattr(self.bbox_head, 'gt_padding', None)
-            self.data_preprocessor.pad_ignored_regions = (self.data_preprocessor.gt_padding is not None
-                                                          and self.bbox_head.uses_ignored_regions)
+        self.gt_padding: Optional[GroundTruthPadding] = None
+        self._use_gt_padding(static=False)
+
+    def _use_gt_padding(self, static: bool) -> None:
+        """Pad training ground truth as ``train_cfg.gt_pad_size`` says, in ``static`` mode (its bucket
+        sizes, for compiled graphs) or not (powers of two, eagerly; see :class:`GroundTruthPadding`),
+        here and in the data preprocessor, which is handed the padding explicitly."""
+        head_train_cfg = getattr(self.bbox_head, 'train_cfg', None)
+        if head_train_cfg is None:
+            self.gt_padding = None
+        else:
+            self.gt_padding = GroundTruthPadding(head_train_cfg.get('gt_pad_size', 100), static=static)
+        if hasattr(self.data_preprocessor, 'set_gt_padding'):
+            with_ignored = self.gt_padding is not None and self.bbox_head.uses_ignored_regions
+            self.data_preprocessor.set_gt_padding(self.gt_padding, with_ignored=with_ignored)
 
     @property
     def with_neck(self) -> bool:
@@ -112,63 +143,69 @@ class SSD(BaseModel):
                 'least 1x1. Resize images to the size the model was configured for (the Resize scale of '
                 'the pipeline).') from error
 
-    # ------------------------------------------------------------ graph regions
-    def loss_region(self, inputs: Tensor, gt_bboxes: Tensor, gt_labels: Tensor, gt_valid: Tensor,
-                    ignore_bboxes: Optional[Tensor] = None,
-                    ignore_valid: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Tensor]:
-        """Network and loss from tensors only: what ``compile`` turns into one static graph.
+    # ------------------------------------------------------------ graph entry points
+    def loss_graph(self, inputs: Tensor, gt_bboxes: Tensor, gt_labels: Tensor, gt_valid: Tensor,
+                   ignore_bboxes: Optional[Tensor] = None,
+                   ignore_valid: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Tensor]:
+        """Network and loss sums from tensors only: one static graph after :meth:`compile_graphs`.
 
         Args:
             inputs: normalised images (B, 3, H, W).
             gt_bboxes ... ignore_valid: see :class:`~ssd_npu.structures.PaddedGroundTruth`.
 
         Returns:
-            Per-image loss sums and positive counts (see :meth:`SSDHead.loss_sums`).
+            cls_sums Tensor[B], bbox_sums Tensor[B], num_pos LongTensor[B] (see ``SSDLoss.sums``).
         """
         cls_scores, bbox_preds = self.bbox_head(self._features(inputs))
         return self.bbox_head.loss_sums(cls_scores, bbox_preds, gt_bboxes, gt_labels, gt_valid,
                                         ignore_bboxes, ignore_valid)
 
-    def predict_region(self, inputs: Tensor, img_shapes: Tensor, inv_scale_factors: Optional[Tensor] = None,
-                       test_cfg: Optional[dict] = None) -> BatchDetections:
-        """Network and batched post-processing from tensors only (compiled by ``compile``).
+    def predict_graph(self, inputs: Tensor, img_shapes: Tensor, inv_scale_factors: Optional[Tensor] = None,
+                      test_cfg: Optional[dict] = None) -> BatchDetections:
+        """Network and batched post-processing from tensors only: one static graph after
+        :meth:`compile_graphs`.
 
         Args:
             inputs: normalised images (B, 3, H, W).
             img_shapes: Tensor[B, 2] (h, w) of the inputs; inv_scale_factors: Tensor[B, 2] or None.
             test_cfg: overrides the head's ``test_cfg``.
+
+        Returns:
+            The batch's detections, padded to ``max_per_img`` (xyxy pixels).
         """
         cls_scores, bbox_preds = self.bbox_head(self._features(inputs))
         return self.bbox_head.batch_detections(cls_scores, bbox_preds, img_shapes, inv_scale_factors,
                                                cfg=test_cfg)
 
-    def compile(self, **compile_kwargs) -> None:
-        """Compile :meth:`loss_region` and :meth:`predict_region` (and the data preprocessor's
-        normalisation) with ``torch.compile(fullgraph=True, dynamic=False)``.
+    def compile_graphs(self, **compile_kwargs) -> None:
+        """Replace :meth:`loss_graph` and :meth:`predict_graph` on this instance (and the data
+        preprocessor's normalisation) by their ``torch.compile(fullgraph=True, dynamic=False)``
+        versions, same signatures; training ground truth is padded statically from now on.
 
-        ``fullgraph`` makes any graph break an error instead of a silent slow path,
-        and static shapes are what graph-mode devices need. ``compile_kwargs`` go
-        to ``torch.compile`` (``backend``, ``mode``, ``options``, ...).
+        ``fullgraph`` makes any graph break an error instead of a silent slow path, and
+        static shapes are what graph-mode devices need: the ground truth is padded to
+        ``train_cfg.gt_pad_size``'s bucket sizes, not to eager mode's powers of two, so that
+        few shapes reach the loss graph. ``compile_kwargs`` go to ``torch.compile``
+        (``backend``, ``mode``, ``options``, ...). Unlike ``nn.Module.compile`` it leaves
+        ``forward`` eager: the optimizer step, logging and the exact-NMS fallback stay outside.
         """
         kwargs = dict(fullgraph=True, dynamic=False, **compile_kwargs)
-        if getattr(self.bbox_head, 'gt_padding', None) is not None:
-            self.bbox_head.gt_padding.static = True   # train_cfg.gt_pad_size's fixed shapes from now on
-        compiled_predict = torch.compile(self.predict_region, **kwargs)
+        self._use_gt_padding(static=True)
+        # Compiled from the class's methods, so that compiling twice does not compile a compiled function.
+        compiled_loss = torch.compile(types.MethodType(SSD.loss_graph, self), **kwargs)
+        compiled_predict = torch.compile(types.MethodType(SSD.predict_graph, self), **kwargs)
 
-        def predict(inputs: Tensor, img_shapes: Tensor,
-                    inv_scale_factors: Optional[Tensor] = None) -> BatchDetections:
+        def predict_graph(inputs: Tensor, img_shapes: Tensor, inv_scale_factors: Optional[Tensor] = None,
+                          test_cfg: Optional[dict] = None) -> BatchDetections:
             # test_cfg enters the graph as a plain dict, read afresh at each call: TorchDynamo before
             # torch 2.8 cannot trace mmengine's ConfigDict.get (a graph break), and a user may change it.
-            test_cfg = plain_dict(self.bbox_head.test_cfg)
+            test_cfg = plain_dict(self.bbox_head.test_cfg if test_cfg is None else test_cfg)
             return compiled_predict(inputs, img_shapes, inv_scale_factors, test_cfg)
 
-        self._regions = dict(loss=torch.compile(self.loss_region, **kwargs), predict=predict)
+        self.loss_graph = compiled_loss
+        self.predict_graph = predict_graph
         if hasattr(self.data_preprocessor, 'compile_normalisation'):
             self.data_preprocessor.compile_normalisation(**kwargs)
-
-    def region(self, name: str) -> Callable:
-        """``'loss'`` or ``'predict'``: the compiled region after :meth:`compile`, else the eager method."""
-        return self._regions.get(name, getattr(self, f'{name}_region'))
 
     # ------------------------------------------------------------------- modes
     def loss(self, inputs: Tensor, data_samples: List[DetDataSample],
@@ -184,10 +221,12 @@ class SSD(BaseModel):
         """
         head = self.bbox_head
         if padded_gt is None:
-            padded_gt = head.gt_padding.pad_data_samples(data_samples, inputs.device,
-                                                        with_ignored=head.uses_ignored_regions)
+            if self.gt_padding is None:
+                raise ValueError('SSD: loss needs train_cfg (assigner, neg_pos_ratio, smoothl1_beta)')
+            padded_gt = self.gt_padding.pad_data_samples(data_samples, inputs.device,
+                                                         with_ignored=head.uses_ignored_regions)
         with self._input_size_hint(inputs):
-            sums = self.region('loss')(inputs, *padded_gt)
+            sums = self.loss_graph(inputs, *padded_gt)
         return head.normalise_losses(*sums)
 
     def predict(self, inputs: Tensor, data_samples: List[DetDataSample],
@@ -205,14 +244,15 @@ class SSD(BaseModel):
             ``.scores`` (N,) and ``.labels`` (N,) 0-based, best score first.
         """
         head = self.bbox_head
-        img_shapes, inv_scale_factors = head.shape_tensors([s.metainfo for s in data_samples], rescale,
-                                                       inputs.device)
-        with self._input_size_hint(inputs):
-            dets = self.region('predict')(inputs, img_shapes, inv_scale_factors)
-        # The compiled region returns detections only: the rare image whose bounded NMS was not
-        # final runs the network again, alone.
-        results = head.final_detections(dets, lambda i: head(self._features(inputs[i:i + 1])), img_shapes,
-                                        inv_scale_factors)
+
+        def batch_detector(img_shapes: Tensor, inv_scale_factors: Optional[Tensor]) -> BatchDetections:
+            with self._input_size_hint(inputs):
+                return self.predict_graph(inputs, img_shapes, inv_scale_factors)
+
+        # The graph returns detections only: the rare image whose bounded NMS was not final runs
+        # the network again, alone.
+        results = head.detections([s.metainfo for s in data_samples], rescale, inputs.device, batch_detector,
+                                  lambda i: head(self._features(inputs[i:i + 1])))
         for sample, pred_instances in zip(data_samples, results):
             sample.pred_instances = pred_instances
         return data_samples

@@ -1,4 +1,4 @@
 from .bbox_overlaps import bbox_overlaps
-from .nms import batched_nms, nms_matrix
+from .nms import batched_nms, greedy_nms_keep
 
-__all__ = ['batched_nms', 'bbox_overlaps', 'nms_matrix']
+__all__ = ['batched_nms', 'bbox_overlaps', 'greedy_nms_keep']

@@ -74,3 +74,14 @@ def test_batch_augments_apply_only_in_training():
     data = dict(inputs=[torch.zeros(3, 2, 2, dtype=torch.uint8)], data_samples=samples(1))
     assert preprocessor(dict(data), training=True)['inputs'].max() == 1
     assert preprocessor(dict(data), training=False)['inputs'].max() == 0
+
+
+def test_mixed_sizes_normalise_as_mmengine_does():
+    """Every path runs DetDataPreprocessor.normalise; images of different sizes give mmengine's numbers."""
+    from mmengine.model import ImgDataPreprocessor
+    args = dict(mean=MEAN, std=[1, 2, 4], bgr_to_rgb=True, pad_size_divisor=8, pad_value=3)
+    images = [torch.randint(0, 256, (3, 5, 9), dtype=torch.uint8), torch.randint(0, 256, (3, 12, 4),
+                                                                                 dtype=torch.uint8)]
+    ours = DetDataPreprocessor(**args)(dict(inputs=images, data_samples=samples(2)))['inputs']
+    expected = ImgDataPreprocessor(**args)(dict(inputs=images))['inputs']
+    torch.testing.assert_close(ours, expected)

@@ -15,7 +15,7 @@ import torchvision
 from test_ssd_head import NUM_CLASSES, TEST_CFG, head_outputs, small_head
 
 from ssd_npu.models.dense_heads.npu_batch_nms import MAX_CANDIDATES, npu_batch_nms_keep, npu_nms_step
-from ssd_npu.models.dense_heads.ssd_post_processing import greedy_nms_keep
+from ssd_npu.models.layers import greedy_nms_keep
 
 
 def documented_npu_batch_nms(boxes, scores, score_threshold, iou_threshold, max_size_per_class,

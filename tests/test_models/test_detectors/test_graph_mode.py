@@ -1,4 +1,4 @@
-"""Graph mode: the loss and prediction regions compile as single static graphs and never recompile.
+"""Graph mode: the loss and prediction graphs compile as single static graphs and never recompile.
 
 TorchDynamo's verdict (graph breaks, recompilations) does not depend on the
 compiler backend, so most checks trace with ``aot_eager`` (Dynamo + AOTAutograd,
@@ -73,7 +73,7 @@ def test_demo_compiled_losses_equal_eager_while_training(dynamo_counters):
     model, reference = build('synthetic_demo.py', options), build('synthetic_demo.py', options)
     model.train()
     reference.train()
-    model.compile(backend='aot_eager')
+    model.compile_graphs(backend='aot_eager')
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
     generator = torch.Generator().manual_seed(0)
     for _ in range(3):
@@ -112,7 +112,7 @@ def test_models_compile_fullgraph_and_never_recompile(dynamo_counters, config, s
     COCO-like batches (0-100 boxes per image, empty images) and test batches (uint8 images) give one
     graph each for normalisation, loss and prediction; a recompilation fails the test."""
     model = build(config, {'model.train_cfg.gt_pad_size': 100}).to('meta')
-    model.compile(backend=shapes_only)
+    model.compile_graphs(backend=shapes_only)
     generator = torch.Generator().manual_seed(0)
     model.train()
     num_classes = model.bbox_head.num_classes
@@ -123,16 +123,16 @@ def test_models_compile_fullgraph_and_never_recompile(dynamo_counters, config, s
     inputs = model.data_preprocessor(coco_like_batch(size, 2, num_classes, generator, torch.uint8))['inputs']
     img_shapes = torch.full((2, 2), size, device='meta')
     for _ in range(2):
-        dets = model.region('predict')(inputs, img_shapes, torch.ones(2, 2, device='meta'))
+        dets = model.predict_graph(inputs, img_shapes, torch.ones(2, 2, device='meta'))
     assert dets.bboxes.shape == (2, 200, 4)
     assert not dynamo_counters['graph_break']
     assert dynamo_counters['stats']['unique_graphs'] == 3
 
 
-def test_bf16_autocast_loss_region_compiles(dynamo_counters):
+def test_bf16_autocast_loss_graph_compiles(dynamo_counters):
     model = build('synthetic_demo.py', {**QUARTER_DEMO, 'model.train_cfg.gt_pad_size': 100})
     model.train()
-    model.compile(backend='aot_eager')
+    model.compile_graphs(backend='aot_eager')
     generator = torch.Generator().manual_seed(1)
     for _ in range(3):
         with torch.autocast('cpu', dtype=torch.bfloat16):
@@ -165,3 +165,16 @@ def test_inductor_losses_equal_eager(dynamo_counters):
     losses[1][0].backward()
     assert compiled.bbox_head.cls_convs[0][-1].weight.grad.isfinite().all()
     assert not dynamo_counters['graph_break']
+
+
+def test_compile_graphs_keeps_module_compile_and_pads_statically_by_an_explicit_handover():
+    """``compile_graphs`` does not shadow ``nn.Module.compile``; it hands the data preprocessor a new
+    static padding (train_cfg.gt_pad_size's buckets) instead of flipping a shared object's flag."""
+    model = build('synthetic_demo.py', {**QUARTER_DEMO, 'model.train_cfg.gt_pad_size': [16, 32]})
+    assert type(model).compile is torch.nn.Module.compile
+    eager_padding = model.gt_padding
+    assert not eager_padding.static and model.data_preprocessor.gt_padding is eager_padding
+    model.compile_graphs(backend='aot_eager')
+    assert not eager_padding.static and not model.bbox_head.gt_padding.static
+    assert model.gt_padding.static and model.data_preprocessor.gt_padding is model.gt_padding
+    assert model.gt_padding.size_for(3) == 16 and eager_padding.size_for(3) == 8

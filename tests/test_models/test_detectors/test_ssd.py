@@ -125,7 +125,7 @@ def test_an_image_whose_bounded_nms_was_not_final_is_recomputed_exactly():
     model.bbox_head.test_cfg['nms_candidates'] = 4
     img_shapes = torch.tensor([[192, 192]] * 2)
     with torch.no_grad():
-        bounded = model.region('predict')(model.data_preprocessor.normalise(images), img_shapes, None)
+        bounded = model.predict_graph(model.data_preprocessor.normalise(images), img_shapes, None)
     assert not bounded.exact.any()
     for want, got in zip(expected, torch_detections(model, images)):
         assert len(want) > 4

@@ -1,9 +1,9 @@
-"""batched_nms: torchvision's result everywhere, including the kernel-free fallback."""
+"""batched_nms: torchvision's result everywhere, including the kernel-free fallback (greedy_nms_keep)."""
 import pytest
 import torch
 import torchvision
 
-from ssd_npu.models.layers import batched_nms, nms_matrix
+from ssd_npu.models.layers import batched_nms, greedy_nms_keep
 from ssd_npu.models.layers import nms as nms_module
 
 
@@ -16,13 +16,16 @@ def random_detections(n: int, seed: int):
 
 @pytest.mark.parametrize('seed', range(5))
 @pytest.mark.parametrize('iou_threshold', [0.3, 0.45, 0.7])
-def test_fallback_equals_torchvision(seed, iou_threshold):
+def test_fallback_equals_torchvision(monkeypatch, seed, iou_threshold):
     boxes, scores, classes = random_detections(300, seed)
     expected = torchvision.ops.batched_nms(boxes, scores, classes, iou_threshold)
-    offset_boxes = nms_module._class_offset_boxes(boxes, classes)
-    assert torch.equal(nms_matrix(offset_boxes, scores, iou_threshold), expected)
     class_agnostic = torchvision.ops.nms(boxes, scores, iou_threshold)
-    assert torch.equal(nms_matrix(boxes, scores, iou_threshold), class_agnostic)
+    monkeypatch.setattr(nms_module, '_has_torchvision_nms', lambda device: False)
+    assert torch.equal(batched_nms(boxes, scores, classes, iou_threshold), expected)
+    order = scores.argsort(descending=True)
+    keep, converged = greedy_nms_keep(boxes[order][None], torch.zeros(1, 300, dtype=torch.long),
+                                      torch.ones(1, 300, dtype=torch.bool), iou_threshold, iterations=300)
+    assert converged.all() and torch.equal(order[keep[0]], class_agnostic)
 
 
 def test_device_without_kernel_uses_fallback(monkeypatch):
