@@ -48,3 +48,8 @@ log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True,
 log_level = 'INFO'
 load_from = None
 resume = False
+
+# tools/test.py --tta: each image and its mirror, detections merged by SSD's NMS threshold and count.
+# Without a `tta_pipeline`, --tta reads the test pipeline with a horizontal-flip view added; write one
+# (mmdetection's TestTimeAug form) for other views, e.g. extra scales.
+tta_model = dict(type='DetTTAModel', tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.45), max_per_img=200))

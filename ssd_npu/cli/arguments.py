@@ -53,7 +53,9 @@ def build_test_parser() -> argparse.ArgumentParser:
                         '(a relative one under <work_dir>/<timestamp>/, as mmdetection 3.3)')
     parser.add_argument('--show-gt', action='store_true', help='also draw the ground truth')
     parser.add_argument('--wait-time', type=float, help='seconds each --show picture stays up')
-    parser.add_argument('--tta', action='store_true', help='test-time augmentation (not supported for SSD)')
+    parser.add_argument('--tta', action='store_true',
+                        help="test-time augmentation: the config's tta_model and tta_pipeline "
+                             '(default: the test pipeline plus a horizontal flip, merged by NMS)')
     add_common_arguments(parser)
     add_legacy_test_arguments(parser)
     return parser

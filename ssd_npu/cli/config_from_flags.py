@@ -7,7 +7,7 @@ from typing import Callable, Optional
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from ssd_npu.config import load_config, set_data_root
+from ssd_npu.config import apply_test_time_aug, load_config, set_data_root
 from ssd_npu.errors import UsageError
 from ssd_npu.setup_env import register_all_modules
 from ssd_npu.utils.device import dist_backend, get_device
@@ -99,8 +99,10 @@ def setup_test_config(cfg: Config, args) -> Config:
     apply_launch_options(cfg, args.config, args.work_dir, args.launcher, args.device)
     _apply_data_root(cfg, args)
     if getattr(args, 'tta', False):
-        raise UsageError('--tta is not supported: ssd_npu has no test-time augmentation for SSD; '
-                         'test without it')
+        if getattr(args, 'compile', False) or cfg.get('compile'):
+            raise UsageError('--tta runs the eager model (each view through the detector, then a merge); '
+                             'test without --compile')
+        apply_test_time_aug(cfg)
     cfg.load_from = args.checkpoint
     apply_legacy_test_flags(cfg, args, get_device())
     if args.show or args.show_dir:

@@ -15,6 +15,8 @@ def setup_onnx_test_config(cfg: Config, args: argparse.Namespace) -> Config:
     if args.launcher != 'none':
         raise ValueError('tools/test.py: an ONNX model is evaluated in one process (--launcher none)')
     cfg = setup_test_config(cfg, args)
-    cfg.model = dict(type='ONNXDetector', onnx_file=args.checkpoint)
+    onnx_model = dict(type='ONNXDetector', onnx_file=args.checkpoint)
+    # --tta: the views run through the file, merged by the config's tta_model.
+    cfg.model = dict(cfg.model, module=onnx_model) if getattr(args, 'tta', False) else onnx_model
     cfg.load_from = None
     return cfg

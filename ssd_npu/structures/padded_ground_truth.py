@@ -45,7 +45,7 @@ class GroundTruthPadding:
             the Ascend SSD port's 100), a sequence of bucket sizes (the smallest
             that holds the batch's largest image is used), or 0 (exactly the
             batch's largest count: a new shape for almost every batch).
-        static: True once the model is compiled (:meth:`SSD.compile` sets it).
+        static: True for the padding :meth:`SSD.compile_graphs` gives the data preprocessor.
             Eagerly, nothing is gained from a fixed shape, so batches pad to the
             next power of two of their largest count (at least 8): the loss is
             the same, the assigner's IoU work is up to 12x smaller for COCO's

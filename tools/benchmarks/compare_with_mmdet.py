@@ -85,7 +85,7 @@ def ours_train(args, inputs, config: str) -> Dict[str, Callable[[], None]]:
         torch.manual_seed(0)
         model = MODELS.build(cfg.model).train()
         if compiled:
-            model.compile()
+            model.compile_graphs()
         optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, weight_decay=5e-4))
         steps[name] = (lambda model=model, optim=optim: model.train_step(data, optim))
     return steps

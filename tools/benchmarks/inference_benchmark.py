@@ -39,7 +39,7 @@ def benchmark_inference(model: nn.Module, onnx_file: Optional[str] = None, batch
         onnx_file: its exported file; None: exported here (a temporary file, fixed batch size).
         batch_size: images per step.
         iterations, warmup: timed and untimed steps per runtime.
-        compiled: also time ``model.compile()`` (Inductor; compile time not counted).
+        compiled: also time ``model.compile_graphs()`` (Inductor; compile time not counted).
         num_threads: threads of every runtime (default: torch's current number).
 
     Returns:
@@ -64,6 +64,6 @@ def benchmark_inference(model: nn.Module, onnx_file: Optional[str] = None, batch
             path = onnx_file or export_onnx(model, Path(folder) / 'model.onnx', batch_size=batch_size)
             record('onnxruntime', ONNXDetector(path, num_threads=num_threads).test_step)
         if compiled:
-            model.compile()
+            model.compile_graphs()
             record('pytorch_compiled', model.test_step)
     return results

@@ -71,7 +71,7 @@ def time_training(cfg: Config, batches: Callable[[], Iterator[dict]], iterations
     model = MODELS.build(cfg.model).to(device)
     model.train()
     if compile_options is not None:
-        model.compile(**compile_options)
+        model.compile_graphs(**compile_options)
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     torch_device = torch.device(device)
     times = StepTimes()

@@ -1,0 +1,1 @@
+from .det_tta import DetTTAModel  # noqa: F401
