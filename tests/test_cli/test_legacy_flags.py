@@ -156,6 +156,12 @@ def test_flags_without_a_3x_meaning_say_so(argv, message):
         _test(*argv)
 
 
-def test_tta_is_a_clear_not_supported():
-    with pytest.raises(UsageError, match='--tta is not supported'):
-        setup_test_config(load_config(DEMO), _test('--tta'))
+def test_tta_wraps_the_model_as_mmdetection_3x_does():
+    cfg = setup_test_config(load_config(DEMO), _test('--tta'))
+    assert cfg.model['type'] == 'DetTTAModel' and cfg.model['module']['type'] == 'SSD'
+    assert cfg.test_dataloader.dataset.pipeline[1]['type'] == 'TestTimeAug'
+
+
+def test_tta_with_compile_is_a_usage_error():
+    with pytest.raises(UsageError, match='--tta runs the eager model'):
+        setup_test_config(load_config(DEMO), _test('--tta', '--compile'))
