@@ -1,38 +1,11 @@
-"""Detect objects in one image and draw them.
+"""Detect objects in one image and draw them, as ``ssd_npu infer``.
 
     python tools/demo.py demo.jpg configs/ssd300_coco.py ssd300_coco.pth --out-file out.jpg --score-thr 0.3
 """
-import argparse
-
 from torch_import_check import explained_import_failures  # the standard library only: runs before torch
 
 with explained_import_failures():  # torch_npu without CANN, or a missing install: one line, not a traceback
-    from ssd_npu.apis import detect_and_draw, init_detector, init_onnx_detector
-    from ssd_npu.deployment import is_onnx_file
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('image', help='image file')
-    parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file, or an exported .onnx file')
-    parser.add_argument('--out-file', default='demo_result.jpg', help='where to write the drawing')
-    parser.add_argument('--device', default='cpu', help='device, e.g. cpu, cuda:0, npu:0')
-    parser.add_argument('--score-thr', type=float, default=0.3, help='draw and list boxes above this score')
-    return parser.parse_args()
-
-
-def main() -> None:
-    args = parse_args()
-    if is_onnx_file(args.checkpoint):
-        model = init_onnx_detector(args.checkpoint, args.config)
-    else:
-        model = init_detector(args.config, args.checkpoint, device=args.device)
-    _, lines = detect_and_draw(model, args.image, args.out_file, score_thr=args.score_thr)
-    print('\n'.join(lines))
-    print(f'{len(lines)} detections above {args.score_thr}; drawing written to {args.out_file}')
-
+    from ssd_npu.cli.commands.infer import main, parse_args  # noqa: F401  (parse_args: the flags)
 
 if __name__ == '__main__':
     main()

@@ -1,9 +1,10 @@
 """``_base_ = 'mmdet::ssd/ssd300_coco.py'`` without mmdetection installed: our equivalent configs.
 
 mmengine resolves ``package::path`` bases inside the installed package; without mmdetection the
-config fails to load. Where ssd_npu ships the same config, the base is read from ``configs/``
-instead (a copy of the file with the base rewritten is loaded from the file's own folder, so its
-relative bases still resolve); other ``mmdet::`` bases are an error that lists ours.
+config fails to load. Where ssd_npu ships the same config, the base is read from the package's
+``configs`` (:data:`CONFIGS`) instead (a copy of the file with the base rewritten is loaded from
+the file's own folder, so its relative bases still resolve); other ``mmdet::`` bases are an error
+that lists ours.
 """
 import contextlib
 import importlib.util
@@ -15,7 +16,9 @@ from typing import Iterator
 
 from ssd_npu.errors import UsageError
 
-CONFIGS = osp.abspath(osp.join(osp.dirname(__file__), '..', 'configs'))
+# The configs shipped inside the package: ssd_npu/configs, a folder of the installed wheel, and in a
+# checkout (editable install) the committed link to the repository's configs/.
+CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs')
 # mmdetection 3.3's config path -> ours, relative to configs/
 EQUIVALENTS = {
     'ssd/ssd300_coco.py': 'ssd300_coco.py',
