@@ -1,6 +1,8 @@
 """The README and docs/ as a user reads them: short README, links that lead somewhere, and every
 module, script and config they name present in the repository."""
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator, List, Tuple
 
@@ -111,3 +113,45 @@ def test_the_readme_test_command_is_the_ci_command():
 
 def test_the_deploy_snippet_lives_in_the_deployment_doc():
     assert '<!-- deploy-snippet -->' in text(REPO / 'docs' / 'deployment.md')
+
+
+def documented_commands() -> dict:
+    """``{command: {--flag, ...}}`` for every ``python tools/...py`` and ``ssd_npu COMMAND`` line in the
+    README's and docs' code blocks and inline code."""
+    commands = {}
+    for page in PAGES:
+        body = text(page)
+        snippets = [block.replace('\\\n', ' ') for block in FENCE.findall(body)]
+        snippets += re.findall(r'`([^`\n]+)`', FENCE.sub('', body))
+        for snippet in snippets:
+            for match in re.finditer(r'(?<![\w-])(?:python\s+(tools/[\w/.-]+\.py)|ssd_npu\s+([a-z][\w-]*))'
+                                     r'([^\n&|;#`]*)', snippet):
+                command = match.group(1) or f'ssd_npu {match.group(2)}'
+                flags = re.findall(r'(?<![\w-])(--[a-z][\w-]*)', match.group(3))
+                commands.setdefault(command, set()).update(flags)
+    return commands
+
+
+DOCUMENTED = documented_commands()
+
+
+def help_text(args: List[str]) -> str:
+    """What ``args --help`` prints, then the help of each of its sub-commands (``{a,b} ...`` in the
+    usage; ``--flag {a,b}`` are an option's choices)."""
+    shown = subprocess.run([*args, '--help'], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    subcommands = re.search(r'(?<![\w-] )\{([\w,-]+)\} \.\.\.', shown.stdout.split('\n\n')[0])
+    if subcommands is None:
+        return shown.stdout
+    return '\n'.join([shown.stdout, *(help_text([*args, name]) for name in subcommands.group(1).split(','))])
+
+
+@pytest.mark.parametrize('command', sorted(DOCUMENTED))
+def test_every_documented_command_runs_and_takes_its_documented_flags(command):
+    if command.startswith('ssd_npu '):
+        args = [sys.executable, '-m', 'ssd_npu.cli.main', *command.split()[1:]]
+    else:
+        args = [sys.executable, command]
+    shown = help_text(args)
+    missing = sorted(flag for flag in DOCUMENTED[command] if flag not in shown)
+    assert not missing, f'{command} does not take {missing}, which the docs use'

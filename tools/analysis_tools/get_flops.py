@@ -1,6 +1,6 @@
 """Count a model's parameters and the FLOPs of one forward pass (backbone, neck and head outputs).
 
-    python tools/analysis_tools/get_flops.py configs/ssd/ssd300_coco.py [--shape 300 300]
+    python tools/analysis_tools/get_flops.py configs/ssd300_coco.py [--shape 300 300]
 
 FLOPs count one multiply-add as one FLOP (mmengine's / fvcore's convention, the one papers use
 for detectors); post-processing (decoding, NMS) is not counted.
