@@ -5,7 +5,7 @@ import pytest
 from mmengine.config import Config
 from repo_paths import CONFIGS_DIR
 
-from ssd_npu.cli import build_train_parser, setup_test_config, setup_train_config
+from ssd_npu.cli import amp_flags, build_train_parser, setup_test_config, setup_train_config
 from ssd_npu.config import load_config
 from ssd_npu.errors import UsageError
 
@@ -46,7 +46,8 @@ def test_old_product_launch_variables_start_a_distributed_run(clean_env):
 @pytest.mark.parametrize('argv, wrapper', [((), 'OptimWrapper'), (('--amp',), 'AmpOptimWrapper'),
                                            (('--opt-level', 'O1'), 'AmpOptimWrapper'),
                                            (('--opt-level', 'O0'), 'OptimWrapper')])
-def test_amp_flags_choose_the_optimizer_wrapper(clean_env, argv, wrapper):
+def test_amp_flags_choose_the_optimizer_wrapper(clean_env, argv, wrapper, monkeypatch):
+    monkeypatch.setattr(amp_flags, 'cpu_has_native_bfloat16', lambda: True)
     cfg = setup_train_config(load_config(DEMO), _train_args(*argv))
     assert cfg.optim_wrapper.type == wrapper
 

@@ -6,6 +6,7 @@ from mmengine.logging import MMLogger
 from repo_paths import CONFIGS_DIR
 
 from ssd_npu.cli import (
+    amp_flags,
     build_test_parser,
     build_train_parser,
     setup_test_config,
@@ -118,8 +119,9 @@ def test_a_device_id_is_left_to_local_rank_under_a_launcher(two_gpus, log_file):
         log_file.read_text())
 
 
-def test_the_old_ports_command_line_runs_on_cpu_with_a_note(log_file):
+def test_the_old_ports_command_line_runs_on_cpu_with_a_note(log_file, monkeypatch):
     # test/train_performance_1p.sh of the Ascend ModelZoo port
+    monkeypatch.setattr(amp_flags, 'cpu_has_native_bfloat16', lambda: True)
     cfg = setup_train_config(load_config(DEMO), _train('--seed', '0', '--gpu-ids', '0', '--opt-level', 'O1'))
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.randomness.seed == 0
     assert '--gpu-ids 0: a CPU run has no device to select; ignored' in log_file.read_text()

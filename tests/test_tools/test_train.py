@@ -49,7 +49,7 @@ def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path
 
 @pytest.mark.slow
 @pytest.mark.parametrize('flags, dtype', [
-    (['--amp'], 'bfloat16'),  # the CPU default
+    (['--amp', '--cfg-options', 'optim_wrapper.dtype=bfloat16'], 'bfloat16'),  # CPUs with native bf16
     (['--opt-level', 'O1', '--cfg-options', 'optim_wrapper.dtype=float16'], 'float16'),
 ])
 def test_amp_training_logs_the_loss_scale_and_keeps_weights_finite(tmp_path, make_tiny_config, run_tool,

@@ -65,7 +65,8 @@ def test_ema_is_evaluated_saved_and_resumed_exactly(tmp_path, make_tiny_config, 
 def test_ema_trains_compiled_and_with_amp(tmp_path, make_tiny_config, run_tool, with_hooks):
     config = make_tiny_config(with_hooks(EMA))
     flags = ['--compile', '--amp', '--cfg-options', 'compile.backend=aot_eager',
-             'model.train_cfg.gt_pad_size=16', 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1']
+             'optim_wrapper.dtype=bfloat16', 'model.train_cfg.gt_pad_size=16', 'train_cfg.max_epochs=1',
+             'train_cfg.val_interval=1']
     trained = _train(run_tool, config, tmp_path / 'w', tmp_path, *flags, env={'TORCH_LOGS': 'graph_breaks'})
     log = trained.stdout + trained.stderr
     assert trained.returncode == 0, log[-3000:]

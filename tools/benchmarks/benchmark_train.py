@@ -56,6 +56,9 @@ def run(args: argparse.Namespace) -> None:
     device = get_device(args.device)
     if args.amp:
         cfg.optim_wrapper = amp_optim_wrapper(cfg.optim_wrapper, opt_level=None, amp=True, device=device)
+    # --amp trains in float32 on a CPU without native bfloat16 (amp_optim_wrapper says so).
+    autocast = cfg.optim_wrapper.get('type') == 'AmpOptimWrapper'
+    precision = cfg.optim_wrapper.get('dtype', 'float32') if autocast else 'float32'
     batch_size = args.batch_size or cfg.train_dataloader.batch_size
     cfg.train_dataloader.batch_size = batch_size
     # Our configs state `input_size` at the top; mmdetection's state it in the anchor generator.
@@ -75,14 +78,15 @@ def run(args: argparse.Namespace) -> None:
         mean = statistics.mean
         print(json.dumps(dict(
             benchmark='train_step', config=args.config, device=str(device), batch=batch_size,
-            input_size=input_size, amp=args.amp, compile=args.compile, compile_mode=args.compile_mode,
+            input_size=input_size, amp=args.amp, precision=precision, compile=args.compile,
+            compile_mode=args.compile_mode,
             threads=torch.get_num_threads(),
             img_per_s=batch_size / mean(rows[0][1].total), s_per_iter=mean(rows[0][1].total),
             first_step_s=rows[0][1].first_step,
             **({'img_per_s_with_data': batch_size / mean(rows[1][1].total)} if args.with_data else {}))))
         return
     print(f'{args.config}: device {device}, batch {batch_size}, input {input_size}x{input_size}, '
-          f'{"AMP" if args.amp else "fp32"}, {args.iters} measured iterations')
+          f'{precision}{" autocast" if precision != "float32" else ""}, {args.iters} measured iterations')
     print(f'| {"source":<18} | img/s | s/iter | data | forward | backward | optimizer |')
     print('|---|---|---|---|---|---|---|')
     for name, times in rows:

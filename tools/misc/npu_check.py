@@ -29,7 +29,8 @@ releases and would slow the runs being timed. Operators CANN places on the NPU's
 host fallbacks and are not listed.
 
 On ``--device cpu`` (CI) the same logic runs: ``--amp`` is bfloat16 autocast with torch's CPU
-GradScaler (what the product does on CPU), the first-loss comparison repeats float32 on the same CPU
+GradScaler (what the product does on CPUs with native bfloat16; the check config names the dtype, so
+CPUs without it run it too), the first-loss comparison repeats float32 on the same CPU
 (it must agree) and compares bfloat16 autocast against float32, and no operator can fall back.
 
 The JSON file (path printed at the end) is what an Ascend user sends with a bug report: facts, the
@@ -507,14 +508,15 @@ def exit_status(steps: Sequence[StepRecord]) -> int:
 CHECK_CONFIG = '''\
 # Written by tools/misc/npu_check.py: {base} for exactly {iters} training iterations, each one logged,
 # without validation or checkpoints; the dynamic loss scaler grows after {growth} clean steps (instead
-# of 2000), so that a working scaler moves within the run.
+# of 2000), so that a working scaler moves within the run. On CPU it names bfloat16: there --amp alone
+# trains in float32 on CPUs without native bfloat16, and this checks the AMP path.
 _base_ = [{base!r}]
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters={iters}, val_interval={never})
 val_cfg = None
 val_dataloader = None
 val_evaluator = None
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=-1, save_last=False, save_best=None))
-optim_wrapper = dict(loss_scale=dict(growth_interval={growth}))
+optim_wrapper = dict(loss_scale=dict(growth_interval={growth}){dtype})
 '''
 
 
@@ -666,8 +668,9 @@ class NpuCheck:
     def write_check_config(self) -> None:
         """The demo config for exactly ``iters`` iterations (:data:`CHECK_CONFIG`)."""
         self.check_config.parent.mkdir(parents=True, exist_ok=True)
-        self.check_config.write_text(CHECK_CONFIG.format(base=str(self.config), iters=self.iters,
-                                                         never=self.iters + 1, growth=self.growth_interval))
+        self.check_config.write_text(CHECK_CONFIG.format(
+            base=str(self.config), iters=self.iters, never=self.iters + 1, growth=self.growth_interval,
+            dtype=", dtype='bfloat16'" if self.device == 'cpu' else ''))
 
     def step_train(self, name: str, nproc: int = 1, compiled: bool = False) -> StepOutcome:
         """One training run through the product's run script; pass when it exits 0 having logged every
