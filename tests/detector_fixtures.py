@@ -78,3 +78,25 @@ def assert_same_detections(expected, actual, box_tol: float = 1e-3, score_tol: f
         assert match is not None, f'no detection like {box} {score} label {label} in {rows[:5]}...'
         unmatched.remove(match)
 
+
+SMALL_CLASSES = ('circle', 'square', 'triangle')
+
+
+def small_ssdlite_config(num_classes: int = 3, metainfo: bool = True) -> Config:
+    """Quarter-width SSDLite on 96x96 inputs with a COCO-style test pipeline."""
+    cfg = Config.fromfile(str(CONFIGS_DIR / '_base_' / 'models' / 'ssdlite_mobilenetv2.py'))
+    cfg.model.backbone.update(widen_factor=0.25, init_cfg=None)
+    channels = (24, 1280, 64, 32, 32, 16)
+    cfg.model.neck.update(in_channels=channels[:2], out_channels=channels)
+    cfg.model.bbox_head.update(in_channels=channels, num_classes=num_classes)
+    dataset = dict(type='CocoDataset', pipeline=[
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(96, 96), keep_ratio=False),
+        dict(type='LoadAnnotations', with_bbox=True),
+        dict(type='PackDetInputs',
+             meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
+    ])
+    if metainfo:
+        dataset['metainfo'] = dict(classes=SMALL_CLASSES)
+    cfg.test_dataloader = dict(dataset=dataset)
+    return cfg

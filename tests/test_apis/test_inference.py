@@ -4,40 +4,17 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
-from repo_paths import CONFIGS_DIR
+from detector_fixtures import SMALL_CLASSES as CLASSES
+from detector_fixtures import small_ssdlite_config
 
 from ssd_npu.apis import inference_detector, init_detector
 from ssd_npu.structures import DetDataSample
-
-CONFIGS = CONFIGS_DIR / '_base_' / 'models'
-CLASSES = ('circle', 'square', 'triangle')
-
-
-def small_config(num_classes: int = 3, metainfo: bool = True) -> Config:
-    """Quarter-width SSDLite on 96x96 inputs with a COCO-style test pipeline."""
-    cfg = Config.fromfile(str(CONFIGS / 'ssdlite_mobilenetv2.py'))
-    cfg.model.backbone.update(widen_factor=0.25, init_cfg=None)
-    channels = (24, 1280, 64, 32, 32, 16)
-    cfg.model.neck.update(in_channels=channels[:2], out_channels=channels)
-    cfg.model.bbox_head.update(in_channels=channels, num_classes=num_classes)
-    dataset = dict(type='CocoDataset', pipeline=[
-        dict(type='LoadImageFromFile'),
-        dict(type='Resize', scale=(96, 96), keep_ratio=False),
-        dict(type='LoadAnnotations', with_bbox=True),
-        dict(type='PackDetInputs',
-             meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
-    ])
-    if metainfo:
-        dataset['metainfo'] = dict(classes=CLASSES)
-    cfg.test_dataloader = dict(dataset=dataset)
-    return cfg
 
 
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
-    model = init_detector(small_config())
+    model = init_detector(small_ssdlite_config())
     path = tmp_path_factory.mktemp('ckpt') / 'small.pth'
     torch.save({'state_dict': model.state_dict()}, path)
     return path
@@ -45,7 +22,7 @@ def checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def model(checkpoint):
-    return init_detector(small_config(), str(checkpoint))
+    return init_detector(small_ssdlite_config(), str(checkpoint))
 
 
 @pytest.fixture(scope='module')
@@ -90,14 +67,15 @@ def test_a_list_gives_a_list_in_order_whatever_the_batch_size(model, image_file)
 
 
 def test_cfg_options_override_the_config(checkpoint, image_file):
-    model = init_detector(small_config(), str(checkpoint), cfg_options={'model.test_cfg.max_per_img': 3})
+    model = init_detector(small_ssdlite_config(), str(checkpoint),
+                          cfg_options={'model.test_cfg.max_per_img': 3})
     assert len(inference_detector(model, image_file[1]).pred_instances) <= 3
 
 
 def test_class_names_default_to_the_dataset_class(checkpoint):
     # No metainfo in the config: CocoDataset's 80 names, which a 3-class head contradicts.
     with pytest.raises(ValueError, match='predicts 3 classes .* has 80'):
-        init_detector(small_config(metainfo=False), str(checkpoint))
+        init_detector(small_ssdlite_config(metainfo=False), str(checkpoint))
 
 
 def test_checkpoint_class_names_must_match_the_head(tmp_path, checkpoint):
@@ -106,7 +84,7 @@ def test_checkpoint_class_names_must_match_the_head(tmp_path, checkpoint):
     path = tmp_path / 'four_names.pth'
     torch.save(state, path)
     with pytest.raises(ValueError, match=re.escape(f'the checkpoint {path} has 4')):
-        init_detector(small_config(), str(path))
+        init_detector(small_ssdlite_config(), str(path))
 
 
 def test_mmdetection_2_checkpoints_give_their_class_names(tmp_path, checkpoint):
@@ -114,7 +92,7 @@ def test_mmdetection_2_checkpoints_give_their_class_names(tmp_path, checkpoint):
     state['meta'] = {'CLASSES': ['x', 'y', 'z']}
     path = tmp_path / 'mmdet2.pth'
     torch.save(state, path)
-    assert init_detector(small_config(), str(path)).dataset_meta == {'classes': ('x', 'y', 'z')}
+    assert init_detector(small_ssdlite_config(), str(path)).dataset_meta == {'classes': ('x', 'y', 'z')}
 
 
 @pytest.mark.parametrize('bad, error', [

@@ -116,6 +116,26 @@ def test_demo_py_draws_the_onnx_detections(exported):
     assert out_file.stat().st_size > 0
 
 
+def test_demo_py_on_a_folder_gives_the_checkpoints_predictions_from_the_onnx_file(exported):
+    config, checkpoint, onnx_file, folder = exported
+    predictions = {}
+    for model_file in (checkpoint, onnx_file):
+        out_dir = folder / f'folder_{model_file.suffix[1:]}'
+        result = run(['tools/demo.py', str(folder / 'synthetic' / 'val'), str(config), str(model_file),
+                      '--out-dir', str(out_dir), '--batch-size', '3'], folder)
+        assert '8 images at' in result.stdout
+        predictions[model_file] = {path.name: json.loads(path.read_text())
+                                   for path in sorted((out_dir / 'preds').glob('*.json'))}
+        assert len(list((out_dir / 'vis').glob('*.jpg'))) == 8
+    assert len(predictions[checkpoint]) == 8
+    assert predictions[checkpoint].keys() == predictions[onnx_file].keys()
+    for name, expected in predictions[checkpoint].items():
+        actual = predictions[onnx_file][name]
+        assert_same_detections(InstanceData(**{key: torch.tensor(value) for key, value in expected.items()}),
+                               InstanceData(**{key: torch.tensor(value) for key, value in actual.items()}),
+                               box_tol=1e-2, score_tol=1e-4)
+
+
 def test_the_deployment_doc_snippet_runs_the_file_without_ssd_npu_or_torch(exported):
     config, _, onnx_file, folder = exported
     (image, *_) = sorted((folder / 'synthetic' / 'val').glob('*.jpg'))
