@@ -1,4 +1,5 @@
-"""Log how fast the devices are fed: images/s per device and in total, and an epoch summary."""
+"""Log how fast the devices are fed (images/s per device and in total, an epoch summary) and the
+training clock that time-to-accuracy is measured on."""
 import time
 from typing import Optional
 
@@ -19,6 +20,16 @@ class ThroughputHook(Hook):
     and before ``LoggerHook`` (BELOW_NORMAL = 60), so every logged line has the figures.
     The epoch summary states the share of time spent waiting for data: a high share means the
     device idles on the data pipeline.
+
+    The training clock: ``train_seconds`` (seconds spent in training iterations so far, data
+    waiting included; validation and end-of-epoch checkpoints excluded) and ``train_images``
+    (images seen by all devices so far) are logged with every training line and every
+    validation, and validations add ``val_seconds`` (that validation's duration), so each mAP in
+    ``scalars.json`` has the training cost that reached it
+    (``tools/analysis_tools/time_to_accuracy.py``). The names stay clear of mmengine's
+    ``LogProcessor.mean_pattern`` (``time``, ``loss``...), which would average them over the
+    log window. The totals live in the message hub's runtime info, which checkpoints carry: a
+    resumed run continues its clock.
     """
 
     priority = 55
@@ -42,6 +53,19 @@ class ThroughputHook(Hook):
             hub.update_scalar('train/memory', npu.max_memory_allocated() / 2**20)
         self._epoch_images += batch_size
         self._epoch_data_time += hub.get_scalar('train/data_time').current()
+        hub.update_info('train_seconds', hub.get_info('train_seconds', 0.0) + iter_time)
+        hub.update_info('train_images', hub.get_info('train_images', 0) + batch_size * world_size)
+        hub.update_scalar('train/train_seconds', hub.get_info('train_seconds'))
+        hub.update_scalar('train/train_images', hub.get_info('train_images'))
+
+    def before_val_epoch(self, runner) -> None:
+        self._val_start = time.perf_counter()
+
+    def after_val_epoch(self, runner, metrics: Optional[dict] = None) -> None:
+        hub = runner.message_hub
+        hub.update_scalar('val/train_seconds', hub.get_info('train_seconds', 0.0))
+        hub.update_scalar('val/train_images', hub.get_info('train_images', 0))
+        hub.update_scalar('val/val_seconds', time.perf_counter() - self._val_start)
 
     def after_train_epoch(self, runner) -> None:
         elapsed = time.perf_counter() - self._epoch_start
