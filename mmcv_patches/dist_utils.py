@@ -97,7 +97,28 @@ def start_process_group(rank: int, world_size: int, local_rank: int, backend: Op
     os.environ.setdefault('MASTER_PORT', '29500')
     if kwargs.get('timeout') is None:
         kwargs['timeout'] = dist_timeout()
+    if 'store' not in kwargs and 'init_method' not in kwargs:
+        store = attempt_store(world_size, kwargs['timeout'])
+        if store is not None:
+            kwargs['store'] = store
     torch_dist.init_process_group(backend=backend, rank=rank, world_size=world_size, **kwargs)
+
+
+def attempt_store(world_size: int, timeout: datetime.timedelta) -> Optional[torch_dist.Store]:
+    """torchrun's store with this attempt's key prefix, when the workers use the agent's store.
+
+    Why: with torchrun's default (static) rendezvous the agent hosts one TCPStore for the whole job
+    and torch's ``env://`` rendezvous uses it without a per-attempt prefix (torch 2.14's
+    ``_create_c10d_store`` assumes a new store per restart). After ``--max-restarts`` restarts the
+    worker group, the new ranks then read the dead ranks' gloo addresses from the first attempt and
+    hang or fail in ``connectFullMesh``. None outside that case (rank 0 then hosts a fresh store).
+    """
+    if os.environ.get('TORCHELASTIC_USE_AGENT_STORE') != str(True):
+        return None
+    attempt = os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')
+    store = torch_dist.TCPStore(os.environ['MASTER_ADDR'], int(os.environ['MASTER_PORT']), world_size,
+                                is_master=False, timeout=timeout)
+    return torch_dist.PrefixStore(f'/worker_group/attempt_{attempt}', store)
 
 
 def init_dist_pytorch(backend: str = 'nccl', init_backend: str = 'torch', **kwargs) -> None:

@@ -13,6 +13,7 @@ from ssd_npu.setup_env import register_all_modules
 from ssd_npu.utils.device import dist_backend, get_device
 
 from .amp_flags import amp_optim_wrapper
+from .elastic_restart import resume_after_restart
 from .graph_compile import compile_model, take_compile_options
 from .legacy_flags import apply_legacy_test_flags, apply_legacy_train_flags
 from .legacy_launch_env import map_legacy_dist_env
@@ -78,6 +79,7 @@ def setup_train_config(cfg: Config, args) -> Config:
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
+    resume_after_restart(cfg)
     if args.amp or args.opt_level is not None:
         cfg.optim_wrapper = amp_optim_wrapper(cfg.optim_wrapper, opt_level=args.opt_level, amp=args.amp,
                                               device=get_device())

@@ -29,13 +29,15 @@ KILL_HOOK = textwrap.dedent('''
 
     @HOOKS.register_module()
     class KillAtIterHook(Hook):
-        def __init__(self, epoch, iteration, signal_name='SIGKILL', rank=None):
+        def __init__(self, epoch, iteration, signal_name='SIGKILL', rank=None, restart=None):
             self.epoch, self.iteration = epoch, iteration
             self.signal, self.rank = getattr(signal, signal_name), rank
+            self.restart = restart   # only in this torchrun attempt (None: in every attempt)
 
         def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            attempt = int(os.environ.get('TORCHELASTIC_RESTART_COUNT', '0'))
             if (runner.epoch + 1 == self.epoch and batch_idx + 1 == self.iteration
-                    and self.rank in (None, get_rank())):
+                    and self.rank in (None, get_rank()) and self.restart in (None, attempt)):
                 os.kill(os.getpid(), self.signal)
 ''')
 
