@@ -125,9 +125,10 @@ class DetInferencer:
         predictions, drawings = [], []
         draw = return_vis or show or (out_dir and not no_save_vis)
         for (name, image), result in zip(named, self.predict(images, batch_size, len(images))):
-            predictions.append(result if return_datasamples else prediction_dict(result))
+            as_dict = prediction_dict(result)
+            predictions.append(result if return_datasamples else as_dict)
             if out_dir and not no_save_pred:
-                _write_json(Path(out_dir) / 'preds' / f'{name}.json', prediction_dict(result))
+                write_json(Path(out_dir) / 'preds' / f'{name}.json', as_dict)
             if draw:
                 suffix = Path(image).suffix if isinstance(image, (str, Path)) else '.jpg'
                 out_file = str(Path(out_dir) / 'vis' / f'{name}{suffix}') if out_dir and not no_save_vis \
@@ -194,7 +195,8 @@ def _submit_next(loader: ThreadPoolExecutor, batches: Iterator[list], load: Call
     return None if batch is None else loader.submit(load, batch, first_index)
 
 
-def _write_json(path: Path, content: dict) -> None:
+def write_json(path: Path, content: dict) -> None:
+    """Write ``content`` as JSON to ``path``, creating its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(content))
 

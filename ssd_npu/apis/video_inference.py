@@ -6,25 +6,27 @@ Writes ``OUT_DIR/vis/<name>.mp4`` (every frame drawn, at the source's frame size
 "scores": [...], "bboxes": [[x1, y1, x2, y2], ...]}, ...]}`` in original-frame pixels.
 """
 import collections
-import json
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
 import cv2
 import numpy as np
 
-from .det_inferencer import DetInferencer, prediction_dict
+from .det_inferencer import DetInferencer, prediction_dict, write_json
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg', '.wmv')
 # Used when a camera does not report its rate.
 DEFAULT_CAMERA_FPS = 30.0
 
 
+def camera_index(source: Union[str, int]) -> Optional[int]:
+    """The camera ``source`` names (an int or a string of digits), else None."""
+    return int(source) if isinstance(source, int) or str(source).isdigit() else None
+
+
 def is_video_source(source: Union[str, int]) -> bool:
     """A camera index (``0``, ``'1'``) or a file with a video extension."""
-    if isinstance(source, int) or str(source).isdigit():
-        return True
-    return Path(str(source)).suffix.lower() in VIDEO_EXTENSIONS
+    return camera_index(source) is not None or Path(str(source)).suffix.lower() in VIDEO_EXTENSIONS
 
 
 def detect_video(inferencer: DetInferencer, source: Union[str, int], out_dir: str = 'outputs',
@@ -46,11 +48,12 @@ def detect_video(inferencer: DetInferencer, source: Union[str, int], out_dir: st
     Raises:
         FileNotFoundError: the file or camera cannot be opened.
     """
-    camera = isinstance(source, int) or str(source).isdigit()
-    capture = cv2.VideoCapture(int(source) if camera else str(source))
+    camera = camera_index(source)
+    capture = cv2.VideoCapture(str(source) if camera is None else camera)
     if not capture.isOpened():
-        raise FileNotFoundError(f'detect_video: cannot open {"camera" if camera else "video"} {source}')
-    name = f'camera_{int(source)}' if camera else Path(str(source)).stem
+        kind = 'video' if camera is None else 'camera'
+        raise FileNotFoundError(f'detect_video: cannot open {kind} {source}')
+    name = Path(str(source)).stem if camera is None else f'camera_{camera}'
     fps = capture.get(cv2.CAP_PROP_FPS) or DEFAULT_CAMERA_FPS
     count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     total = min(count, max_frames or count) if count > 0 else max_frames
@@ -94,8 +97,7 @@ def detect_video(inferencer: DetInferencer, source: Union[str, int], out_dir: st
         if show:
             cv2.destroyAllWindows()
     if preds_file is not None:
-        preds_file.parent.mkdir(parents=True, exist_ok=True)
-        preds_file.write_text(json.dumps(dict(fps=fps, frames=per_frame)))
+        write_json(preds_file, dict(fps=fps, frames=per_frame))
     return dict(frames=len(per_frame), fps=fps, video=str(video_file) if writer is not None else None,
                 predictions=str(preds_file) if preds_file is not None else None,
                 images_per_second=inferencer.images_per_second)

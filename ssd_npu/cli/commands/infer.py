@@ -45,6 +45,7 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> None:
     args = parse_args(argv, prog)
     with friendly_errors():
         from ssd_npu.apis import DetInferencer, detect_and_draw, detect_video, is_video_source, list_images
+        from ssd_npu.apis.video_inference import camera_index
 
         config = resolve_config(args.config)
         if args.batch_size < 1:
@@ -53,7 +54,7 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> None:
         one_image = not video and Path(args.input).is_file()
         if args.out_file and not one_image:
             raise UsageError(f'--out-file is for one image; {args.input} is not one: use --out-dir')
-        if video and not args.input.isdigit() and not Path(args.input).is_file():
+        if video and camera_index(args.input) is None and not Path(args.input).is_file():
             raise UsageError(f'video file not found: {args.input}')
         try:
             images = None if video else list_images(args.input)
