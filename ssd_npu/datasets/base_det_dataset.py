@@ -1,13 +1,14 @@
 """What every detection dataset shares: filtering, palettes, and counting skipped samples."""
 import logging
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
-from mmengine.dataset import BaseDataset
+from mmengine.dataset import BaseDataset, force_full_init
 from mmengine.logging import print_log
 
 from ssd_npu.registry import DATASETS
 
+from .annotation_cache import AnnotationCache, default_cache_dir, load_plain, open_cache
 from .bad_samples import SharedCounter
 from .sample_seeding import PerSampleSeedMixin
 
@@ -26,6 +27,10 @@ class BaseDetDataset(PerSampleSeedMixin, BaseDataset):
     and counted in :attr:`skipped_samples`, which dataloader workers share with the main
     process. In test mode such a sample raises, since evaluation cannot skip an image.
 
+    Start-up: a subclass whose parse reads the annotation file only (``cached_attributes`` set)
+    parses it once per machine and maps the result in every process (``ann_cache``, see
+    :mod:`.annotation_cache`).
+
     Randomness: once :attr:`sample_seed` is set (``EpochSeedHook`` does, in training), sample
     ``idx`` is processed with the RNGs seeded from (seed, epoch, idx), see
     :mod:`.sample_seeding`.
@@ -35,16 +40,91 @@ class BaseDetDataset(PerSampleSeedMixin, BaseDataset):
         filter_cfg: ``dict(filter_empty_gt=bool, min_size=int)``: in training, drop images
             without instances (ignored ones count as instances, as in mmdetection) and images
             whose shorter side is below ``min_size`` pixels.
+        ann_cache: True: keep parses in the machine's annotation cache
+            (``$SSD_NPU_CACHE_DIR/annotations``, default ``~/.cache/ssd_npu/annotations``); a
+            folder: keep them there; False: parse in every process, as mmengine does.
         **kwargs: the arguments of :class:`mmengine.dataset.BaseDataset` (``ann_file``,
             ``metainfo``, ``data_root``, ``data_prefix``, ``pipeline``, ``test_mode``,
             ``lazy_init``, ``max_refetch``, ...).
     """
 
-    def __init__(self, *args, backend_args: Optional[dict] = None, **kwargs) -> None:
+    # The attributes ``load_data_list`` sets besides the infos, kept with a cached parse; None:
+    # the parse reads more than the annotation file and is not cached.
+    cached_attributes: Optional[Tuple[str, ...]] = None
+
+    def __init__(self, *args, backend_args: Optional[dict] = None,
+                 ann_cache: Union[bool, str] = True, **kwargs) -> None:
         self.backend_args = backend_args
+        self.ann_cache = ann_cache
         self.skipped_samples = SharedCounter()
         self.parse_problems: dict = {}
+        self._annotation_cache: Optional[AnnotationCache] = None
         super().__init__(*args, **kwargs)
+
+    def full_init(self) -> None:
+        """mmengine's ``full_init`` (parse, filter, subset, serialize), run by one process per
+        machine when the parse is cacheable; every process maps the serialized result."""
+        if self._fully_initialized:
+            return
+        cache = self._open_annotation_cache()
+        if cache is None:
+            super().full_init()
+            return
+        with cache.locked():
+            if cache.exists():
+                print_log(f'{self.ann_file}: parsed annotations read from {cache.path}',
+                          logger='current', level=logging.INFO)
+            else:
+                super().full_init()
+                extras = {name: getattr(self, name) for name in self.cached_attributes}
+                if not cache.store(self.data_bytes, self.data_address, extras):
+                    return
+            self.data_bytes, self.data_address, extras = cache.load()
+        for name, value in extras.items():
+            setattr(self, name, value)
+        self._annotation_cache = cache
+        self._fully_initialized = True
+
+    def get_subset(self, indices: Union[Sequence[int], int]) -> 'BaseDetDataset':
+        """mmengine's ``get_subset``; the subset owns a copy of its infos, not the cache entry."""
+        subset = super().get_subset(indices)
+        subset._annotation_cache = None
+        return subset
+
+    def _open_annotation_cache(self) -> Optional[AnnotationCache]:
+        if not (self.ann_cache and self.cached_attributes is not None and self.serialize_data
+                and self.backend_args is None):
+            return None
+        folder = self.ann_cache if isinstance(self.ann_cache, str) else default_cache_dir()
+        arguments = dict(metainfo=self._metainfo, data_root=self.data_root,
+                         data_prefix=self.data_prefix, filter_cfg=self.filter_cfg,
+                         test_mode=self.test_mode, indices=self._indices)
+        return open_cache(folder, self.ann_file, type(self), arguments)
+
+    @force_full_init
+    def get_data_info(self, idx: int) -> dict:
+        """Sample ``idx``'s data info; from a cached parse, read as plain data only."""
+        if self._annotation_cache is None:
+            return super().get_data_info(idx)
+        if idx < 0:
+            idx += len(self)
+        start = 0 if idx == 0 else int(self.data_address[idx - 1])
+        info = load_plain(memoryview(self.data_bytes[start:int(self.data_address[idx])]))
+        info['sample_idx'] = idx
+        return info
+
+    def __getstate__(self) -> dict:
+        # A spawned dataloader worker maps the cache entry again instead of receiving a copy.
+        state = self.__dict__.copy()
+        if self._annotation_cache is not None:
+            state.pop('data_bytes')
+            state.pop('data_address')
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self._annotation_cache is not None:
+            self.data_bytes, self.data_address, _ = self._annotation_cache.load()
 
     @classmethod
     def _load_metainfo(cls, metainfo: Optional[dict] = None) -> dict:

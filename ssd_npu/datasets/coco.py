@@ -97,6 +97,7 @@ class CocoDataset(BaseDetDataset):
     """
 
     METAINFO = dict(classes=COCO_CLASSES, palette=COCO_PALETTE)
+    cached_attributes = ('cat_ids', 'cat2label', 'parse_problems')
 
     def __init__(self, *args, data_prefix: Optional[dict] = None, **kwargs) -> None:
         super().__init__(*args, data_prefix=data_prefix or dict(img=''), **kwargs)

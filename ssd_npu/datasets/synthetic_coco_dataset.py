@@ -1,5 +1,5 @@
 """The embedded synthetic shapes dataset, generated on first use."""
-from typing import List, Optional
+from typing import Optional
 
 from ssd_npu.registry import DATASETS
 
@@ -28,6 +28,8 @@ class SyntheticCocoDataset(CocoDataset):
         self.generator = dict(generator or {})
         super().__init__(*args, **kwargs)
 
-    def load_data_list(self) -> List[dict]:
-        ensure_synthetic_coco(self.data_root, **self.generator)
-        return super().load_data_list()
+    def full_init(self) -> None:
+        # Before the parse (or the annotation cache, which is keyed by the generated file).
+        if not self._fully_initialized:
+            ensure_synthetic_coco(self.data_root, **self.generator)
+        super().full_init()
