@@ -53,3 +53,22 @@ def test_model_benchmark_runs_ours_beside_torchvision(tmp_path, run_tool):
                        '--warmup', '0'], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'torchvision' in result.stdout and 'img/s' in result.stdout
+
+
+def test_startup_benchmark_times_ranks_on_a_generated_coco_layout(tmp_path, run_tool):
+    data = tmp_path / 'coco'
+    result = run_tool(['python', 'tools/misc/make_coco_sized_annotations.py', '--out', str(data),
+                       '--train-images', '300', '--train-boxes', '2100', '--val-images', '20',
+                       '--val-boxes', '140', '--jpegs', '2'], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    train = json.loads((data / 'annotations' / 'instances_train2017.json').read_text())
+    assert (len(train['images']), len(train['annotations']), len(train['categories'])) == (300, 2100, 80)
+    assert all((data / 'train2017' / image['file_name']).resolve().is_file() for image in train['images'])
+
+    result = run_tool(['python', 'tools/benchmarks/benchmark_startup.py', 'configs/ssd300_coco.py', str(data),
+                       '--nproc', '2', '--workers', '1', '--batches', '2', '--batch-size', '2',
+                       '--fresh-cache', '--json'], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert 0 < figures['dataset_s'] <= figures['first_batch_s'] <= figures['last_batch_s']
+    assert 0 < figures['pss_mib']['after_first_batch'] <= figures['pss_mib']['peak']
