@@ -72,3 +72,12 @@ def test_startup_benchmark_times_ranks_on_a_generated_coco_layout(tmp_path, run_
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert 0 < figures['dataset_s'] <= figures['first_batch_s'] <= figures['last_batch_s']
     assert 0 < figures['pss_mib']['after_first_batch'] <= figures['pss_mib']['peak']
+
+
+def test_distributed_eval_benchmark_gives_every_world_size_the_same_numbers(tmp_path, run_tool):
+    result = run_tool(['python', 'tools/benchmarks/benchmark_distributed_eval.py', '--nproc', '1', '3',
+                       '--num-images', '61', '--dets-per-image', '20', '--json'], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report['same_numbers'] and [run['nproc'] for run in report['runs']] == [1, 3]
+    assert 0 < report['runs'][0]['numbers']['coco/bbox_mAP'] < 1
