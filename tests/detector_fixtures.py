@@ -1,5 +1,9 @@
-"""Random but well-conditioned detectors, and a comparison of detections that tolerates float noise
-(shared by the deployment tests)."""
+"""Random but well-conditioned detectors, a comparison of detections that tolerates float noise, and
+the quarter-width demo model's config with a runner for the tools (shared by the deployment tests)."""
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Optional, Union
 
@@ -13,6 +17,44 @@ from ssd_npu.setup_env import register_all_modules
 from ssd_npu.structures import DetDataSample
 
 CONFIGS = CONFIGS_DIR
+REPO = Path(__file__).resolve().parents[1]
+# The demo model at quarter width on a tiny synthetic set.
+QUARTER_WIDTH_DEMO = '''
+    _base_ = ['{repo}/configs/synthetic_demo.py']
+    data_root = '{root}/'
+    generator = dict({generator})
+    model = dict(backbone=dict(widen_factor=0.25), neck=dict(in_channels=(8, 24, 1280),
+                 out_channels=(8, 24, 1280, 256, 128, 64)),
+                 bbox_head=dict(in_channels=(8, 24, 1280, 256, 128, 64)))
+    train_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False,
+                            dataset=dict(data_root=data_root, generator=generator))
+    val_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                          dataset=dict(data_root=data_root, generator=generator))
+    test_dataloader = val_dataloader
+    val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
+    test_evaluator = val_evaluator
+'''
+
+
+def write_quarter_width_demo(folder: Path, generator: dict, extra: str = '') -> Path:
+    """``folder/tiny_demo.py``: the demo model at quarter width, its data in ``folder/synthetic``
+    (generated on first use with ``generator``, e.g. ``dict(num_train=4, num_val=8)``), with
+    ``extra`` config lines appended."""
+    config = folder / 'tiny_demo.py'
+    arguments = ', '.join(f'{key}={value!r}' for key, value in generator.items())
+    config.write_text(textwrap.dedent(QUARTER_WIDTH_DEMO.format(
+        repo=REPO, root=folder / 'synthetic', generator=arguments)) + textwrap.dedent(extra))
+    return config
+
+
+def run_script(args: list, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    """``python *args`` in the repository root, one thread; with ``check``, it must exit 0."""
+    env = {**os.environ, 'PYTHONPATH': str(REPO), 'OMP_NUM_THREADS': '1'}
+    result = subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    if check:
+        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    return result
 
 
 def random_detector(config: Union[str, Path], size: int, seed: int = 0,

@@ -1,73 +1,51 @@
 """The exported demo model through the tools: export_onnx.py, test.py and demo.py on the .onnx file,
 and ``init_onnx_detector`` + ``inference_detector``, each compared with the PyTorch checkpoint."""
 import json
-import os
 import pickle
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 import torch
-from detector_fixtures import assert_same_detections, random_detector
+from detector_fixtures import (
+    REPO,
+    assert_same_detections,
+    random_detector,
+    run_script,
+    write_quarter_width_demo,
+)
 from mmengine.structures import InstanceData
 
 from ssd_npu.apis import inference_detector, init_detector, init_onnx_detector
 from ssd_npu.datasets import ensure_synthetic_coco
 from ssd_npu.deployment import export_onnx
 
-REPO = Path(__file__).resolve().parents[2]
 GENERATOR = dict(num_train=4, num_val=8, width=160, height=160)
-# The demo model at quarter width on a tiny synthetic set (8 validation images of 160x160).
-TINY_DEMO = '''
-    _base_ = ['{repo}/configs/synthetic_demo.py']
-    data_root = '{root}/'
-    generator = dict({generator})
-    model = dict(backbone=dict(widen_factor=0.25), neck=dict(in_channels=(8, 24, 1280),
-                 out_channels=(8, 24, 1280, 256, 128, 64)),
-                 bbox_head=dict(in_channels=(8, 24, 1280, 256, 128, 64)))
-    val_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
-                          dataset=dict(data_root=data_root, generator=generator))
-    test_dataloader = val_dataloader
-    val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
-    test_evaluator = val_evaluator
-'''
-
-
-def run(args: list, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, 'PYTHONPATH': str(REPO), 'OMP_NUM_THREADS': '1'}
-    result = subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=600)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    return result
 
 
 @pytest.fixture(scope='module')
 def exported(tmp_path_factory):
     """(config, checkpoint, ONNX file (batch 1, simplified), work folder)."""
     folder = tmp_path_factory.mktemp('onnx_tools')
-    config = folder / 'tiny_demo.py'
-    generator = ', '.join(f'{key}={value}' for key, value in GENERATOR.items())
-    config.write_text(textwrap.dedent(TINY_DEMO.format(repo=REPO, root=folder / 'synthetic',
-                                                       generator=generator)))
+    config = write_quarter_width_demo(folder, GENERATOR)
     ensure_synthetic_coco(str(folder / 'synthetic'), **GENERATOR)
     model = random_detector(config, 192)
     checkpoint = folder / 'random.pth'
     torch.save({'state_dict': model.state_dict(),
                 'meta': {'dataset_meta': {'classes': ['circle', 'square', 'triangle']}}}, checkpoint)
     onnx_file = folder / 'tiny.onnx'
-    run(['tools/deployment/export_onnx.py', str(config), str(checkpoint), '--out', str(onnx_file),
-         '--simplify'], folder)
+    run_script(['tools/deployment/export_onnx.py', str(config), str(checkpoint), '--out', str(onnx_file),
+                '--simplify'])
     return config, checkpoint, onnx_file, folder
 
 
 def evaluate(config: Path, model_file: Path, folder: Path) -> tuple:
     """tools/test.py's bbox mAP line and its dumped predictions."""
     out = folder / f'{model_file.suffix[1:]}.pkl'
-    result = run(['tools/test.py', str(config), str(model_file), '--work-dir', str(folder / 'test'),
-                  '--out', str(out)], folder)
+    result = run_script(['tools/test.py', str(config), str(model_file), '--work-dir', str(folder / 'test'),
+                         '--out', str(out)])
     metrics = dict(re.findall(r'(coco/bbox_mAP\w*): (\d\.\d+)', result.stdout))
     with open(out, 'rb') as file:
         return metrics, pickle.load(file)
@@ -110,8 +88,8 @@ def test_demo_py_draws_the_onnx_detections(exported):
     config, _, onnx_file, folder = exported
     (image, *_) = sorted((folder / 'synthetic' / 'val').glob('*.jpg'))
     out_file = folder / 'demo.jpg'
-    result = run(['tools/demo.py', str(image), str(config), str(onnx_file), '--out-file', str(out_file),
-                  '--score-thr', '0.05'], folder)
+    result = run_script(['tools/demo.py', str(image), str(config), str(onnx_file), '--out-file',
+                         str(out_file), '--score-thr', '0.05'])
     assert re.search(r'(circle|square|triangle) +0\.\d{3}', result.stdout), result.stdout
     assert out_file.stat().st_size > 0
 
@@ -121,8 +99,8 @@ def test_demo_py_on_a_folder_gives_the_checkpoints_predictions_from_the_onnx_fil
     predictions = {}
     for model_file in (checkpoint, onnx_file):
         out_dir = folder / f'folder_{model_file.suffix[1:]}'
-        result = run(['tools/demo.py', str(folder / 'synthetic' / 'val'), str(config), str(model_file),
-                      '--out-dir', str(out_dir), '--batch-size', '3'], folder)
+        result = run_script(['tools/demo.py', str(folder / 'synthetic' / 'val'), str(config),
+                             str(model_file), '--out-dir', str(out_dir), '--batch-size', '3'])
         assert '8 images at' in result.stdout
         predictions[model_file] = {path.name: json.loads(path.read_text())
                                    for path in sorted((out_dir / 'preds').glob('*.json'))}
@@ -159,8 +137,9 @@ def test_the_deployment_doc_snippet_runs_the_file_without_ssd_npu_or_torch(expor
 
 def test_the_benchmark_times_eager_and_onnxruntime_on_the_file(exported):
     config, checkpoint, onnx_file, folder = exported
-    result = run(['tools/benchmarks/benchmark_inference.py', str(config), str(onnx_file), '--batch-size', '1',
-                  '--iters', '1', '--warmup', '0', '--threads', '1', '--no-compile', '--json'], folder)
+    result = run_script(['tools/benchmarks/benchmark_inference.py', str(config), str(onnx_file),
+                         '--batch-size', '1', '--iters', '1', '--warmup', '0', '--threads', '1',
+                         '--no-compile', '--json'])
     report = json.loads(result.stdout[result.stdout.index('{'):])
     assert report['batch_size'] == 1
     assert set(report['results']) == {'pytorch_eager', 'onnxruntime'}

@@ -1,34 +1,17 @@
 """tools/deployment/quantize_onnx.py: an int8 file with the fp32 file's contract, Q/DQ around the
 convolutions and none in the post-processing. Its mAP against the fp32 file is checked on the trained
 demo model (tests/test_tools/test_test_and_demo.py)."""
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import onnx
 import onnxruntime
 import pytest
+from detector_fixtures import run_script, write_quarter_width_demo
 
 from ssd_npu.deployment.quantize import network_nodes
 
-REPO = Path(__file__).resolve().parents[2]
-# The demo model at quarter width on a tiny synthetic set, trained one epoch from scratch.
-TINY = '''
-    _base_ = ['{repo}/configs/synthetic_demo.py']
-    data_root = '{root}/'
-    generator = dict(num_train=32, num_val=8, width=160, height=160)
-    model = dict(backbone=dict(widen_factor=0.25), neck=dict(in_channels=(8, 24, 1280),
-                 out_channels=(8, 24, 1280, 256, 128, 64)),
-                 bbox_head=dict(in_channels=(8, 24, 1280, 256, 128, 64)))
-    train_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False,
-                            dataset=dict(data_root=data_root, generator=generator))
-    val_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
-                          dataset=dict(data_root=data_root, generator=generator))
-    test_dataloader = val_dataloader
-    val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
-    test_evaluator = val_evaluator
+# Trained one epoch from scratch on 32 images.
+ONE_EPOCH = '''
     max_epochs = 1
     train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
     param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=2),
@@ -38,26 +21,17 @@ TINY = '''
 '''
 
 
-def run(args: list, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, 'PYTHONPATH': str(REPO), 'OMP_NUM_THREADS': '1'}
-    result = subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=900)
-    if check:
-        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    return result
-
-
 @pytest.fixture(scope='module')
 def quantized(tmp_path_factory):
     """(config, fp32 file, int8 file, folder) of a tiny demo model trained one epoch."""
     folder = tmp_path_factory.mktemp('quantize')
-    config = folder / 'tiny_demo.py'
-    config.write_text(textwrap.dedent(TINY.format(repo=REPO, root=folder / 'synthetic')))
-    run(['tools/train.py', str(config), '--work-dir', str(folder / 'train')])
+    config = write_quarter_width_demo(folder, dict(num_train=32, num_val=8, width=160, height=160),
+                                      ONE_EPOCH)
+    run_script(['tools/train.py', str(config), '--work-dir', str(folder / 'train')])
     fp32, int8 = folder / 'tiny.onnx', folder / 'tiny_int8.onnx'
     checkpoint = folder / 'train' / 'epoch_1.pth'
-    run(['tools/deployment/export_onnx.py', str(config), str(checkpoint), '--out', str(fp32)])
-    result = run(['tools/deployment/quantize_onnx.py', str(config), str(fp32), '--out', str(int8),
+    run_script(['tools/deployment/export_onnx.py', str(config), str(checkpoint), '--out', str(fp32)])
+    result = run_script(['tools/deployment/quantize_onnx.py', str(config), str(fp32), '--out', str(int8),
                   '--calib-images', '8'])
     assert 'wrote' in result.stdout
     return config, fp32, int8, folder
@@ -112,8 +86,8 @@ def test_mistakes_are_one_line_errors(quantized, tmp_path):
              ((str(no_data), str(fp32)), 'no test_dataloader or val_dataloader'),
              ((str(config), str(fp32), '--calib-images', '0'), '--calib-images must be >= 1')]
     for args, message in cases:
-        result = run(['tools/deployment/quantize_onnx.py', *args, '--out', str(tmp_path / 'q.onnx')],
-                     check=False)
+        result = run_script(['tools/deployment/quantize_onnx.py', *args, '--out', str(tmp_path / 'q.onnx')],
+                            check=False)
         assert result.returncode == 1
         errors = [line for line in result.stderr.splitlines() if line.startswith('ERROR')]
         assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
