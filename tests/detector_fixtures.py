@@ -11,39 +11,20 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 from repo_paths import CONFIGS_DIR
+from tiny_configs import QUARTER_WIDTH, REPO, tiny_demo_config
 
 from ssd_npu.registry import MODELS
 from ssd_npu.setup_env import register_all_modules
 from ssd_npu.structures import DetDataSample
 
 CONFIGS = CONFIGS_DIR
-REPO = Path(__file__).resolve().parents[1]
-# The demo model at quarter width on a tiny synthetic set.
-QUARTER_WIDTH_DEMO = '''
-    _base_ = ['{repo}/configs/synthetic_demo.py']
-    data_root = '{root}/'
-    generator = dict({generator})
-    model = dict(backbone=dict(widen_factor=0.25), neck=dict(in_channels=(8, 24, 1280),
-                 out_channels=(8, 24, 1280, 256, 128, 64)),
-                 bbox_head=dict(in_channels=(8, 24, 1280, 256, 128, 64)))
-    train_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False,
-                            dataset=dict(data_root=data_root, generator=generator))
-    val_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
-                          dataset=dict(data_root=data_root, generator=generator))
-    test_dataloader = val_dataloader
-    val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
-    test_evaluator = val_evaluator
-'''
-
-
 def write_quarter_width_demo(folder: Path, generator: dict, extra: str = '') -> Path:
     """``folder/tiny_demo.py``: the demo model at quarter width, its data in ``folder/synthetic``
     (generated on first use with ``generator``, e.g. ``dict(num_train=4, num_val=8)``), with
     ``extra`` config lines appended."""
     config = folder / 'tiny_demo.py'
-    arguments = ', '.join(f'{key}={value!r}' for key, value in generator.items())
-    config.write_text(textwrap.dedent(QUARTER_WIDTH_DEMO.format(
-        repo=REPO, root=folder / 'synthetic', generator=arguments)) + textwrap.dedent(extra))
+    config.write_text(tiny_demo_config(folder / 'synthetic', generator, 8, QUARTER_WIDTH)
+                      + textwrap.dedent(extra))
     return config
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 from repo_paths import CONFIGS_DIR
+from tiny_configs import tiny_demo_config
 
 REPO = Path(__file__).resolve().parents[2]
 # How long a tool may run before the test calls it hung: over 10x the slowest (the demo, ~5 min
@@ -51,17 +52,8 @@ def write_tiny_config(folder: Path, data_root: Path, extra: str = '') -> Path:
     """
     (folder / 'kill_at_iter_hook.py').write_text(KILL_HOOK)
     config = folder / f'tiny_demo_{len(list(folder.glob("tiny_demo_*.py")))}.py'
-    config.write_text(textwrap.dedent(f'''
-        _base_ = ['{REPO}/configs/synthetic_demo.py']
-        data_root = '{data_root}/'
-        generator = dict(num_train=16, num_val=8, width=160, height=160)
-        train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
-                                dataset=dict(data_root=data_root, generator=generator))
-        val_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
-                              dataset=dict(data_root=data_root, generator=generator))
-        test_dataloader = val_dataloader
-        val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
-        test_evaluator = val_evaluator
+    config.write_text(tiny_demo_config(data_root, dict(num_train=16, num_val=8, width=160, height=160), 4)
+                      + textwrap.dedent('''
         max_epochs = 2
         train_cfg = dict(max_epochs=max_epochs, val_interval=2)
         param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=4),
