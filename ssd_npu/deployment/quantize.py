@@ -1,10 +1,7 @@
 """Int8 static quantization (QDQ) of an exported SSD, calibrated on the config's test images.
 
-The network (every node upstream of a convolution's output: backbone, neck, head) is quantized,
-its depthwise convolutions aside unless asked for (onnxruntime's int8 depthwise kernels are no
-faster than its float ones on x86, and the quantize-dequantize pair around each costs time:
-MobileNetV2's SSDLite runs faster with them in float32, see docs/deployment.md). The
-post-processing (box decoding, score threshold, NMS, top-k: every node after the last
+The network (every node upstream of a convolution's output: backbone, neck, head) is quantized;
+the post-processing (box decoding, score threshold, NMS, top-k: every node after the last
 convolutions) stays float32. The quantized file has the fp32 file's input, outputs and metadata
 (:mod:`.onnx_contract`), so ``tools/test.py`` and the benchmarks take it as they take the fp32 one.
 """
@@ -51,12 +48,6 @@ def network_nodes(model) -> Set[str]:
     return network
 
 
-def depthwise_convolutions(model) -> List[str]:
-    """Names of the grouped convolutions (``group`` > 1: MobileNetV2's depthwise 3x3s)."""
-    return [node.name for node in model.graph.node if node.op_type == 'Conv'
-            and any(attr.name == 'group' and attr.i > 1 for attr in node.attribute)]
-
-
 def calibration_images(cfg: Config, num_images: int) -> Iterator[np.ndarray]:
     """float32 [1, 3, H, W] BGR 0..255 images of the test (else val) dataset after its pipeline:
     the exported file's input (normalisation is inside the file)."""
@@ -99,7 +90,7 @@ class _Reader:
 
 def quantize_onnx(config: Union[str, Path, Config, None], onnx_file: Union[str, Path],
                   out_file: Union[str, Path], *, calib_images: int = 32, per_channel: bool = True,
-                  reduce_range: bool = False, depthwise_int8: bool = False,
+                  reduce_range: bool = False,
                   activation_type: str = 'QUInt8', weight_type: str = 'QInt8',
                   images: Optional[List[np.ndarray]] = None) -> Path:
     """Write an int8 (QDQ) version of ``onnx_file``, calibrated on ``calib_images`` test images.
@@ -112,7 +103,6 @@ def quantize_onnx(config: Union[str, Path, Config, None], onnx_file: Union[str, 
         per_channel: one weight scale per output channel (default; depthwise convolutions,
             as in MobileNetV2, lose their accuracy with one scale per tensor).
         reduce_range: 7-bit weights (avoids int16 saturation of AVX2's u8*s8 kernels; costs accuracy).
-        depthwise_int8: quantize the depthwise convolutions too (default: they stay float32).
         activation_type, weight_type: 'QUInt8' or 'QInt8'. The default, uint8 activations and int8
             weights (U8S8), is onnxruntime's fast path on x86 (AVX2 and VNNI alike).
         images: calibration inputs to use instead of the dataset's (float32 [1, 3, H, W] each).
@@ -162,8 +152,6 @@ def quantize_onnx(config: Union[str, Path, Config, None], onnx_file: Union[str, 
         model = onnx.load(str(prepared))
         network = network_nodes(model)
         excluded = [node.name for node in model.graph.node if node.name not in network]
-        if not depthwise_int8:
-            excluded += depthwise_convolutions(model)
         quantize_static(str(prepared), str(out_file), _Reader(images), quant_format=QuantFormat.QDQ,
                         op_types_to_quantize=list(NETWORK_OP_TYPES), nodes_to_exclude=excluded,
                         per_channel=per_channel, reduce_range=reduce_range,
@@ -173,15 +161,13 @@ def quantize_onnx(config: Union[str, Path, Config, None], onnx_file: Union[str, 
     quantized = onnx.load(str(out_file))
     del quantized.metadata_props[:]
     onnx.helper.set_model_props(quantized, {**metadata, 'quantization': _describe(
-        per_channel, reduce_range, depthwise_int8, activation_type, weight_type, len(images))})
+        per_channel, reduce_range, activation_type, weight_type, len(images))})
     onnx.save(quantized, str(out_file))
     return out_file
 
 
-def _describe(per_channel: bool, reduce_range: bool, depthwise_int8: bool, activation_type: str,
-              weight_type: str, batches: int) -> str:
+def _describe(per_channel: bool, reduce_range: bool, activation_type: str, weight_type: str,
+              batches: int) -> str:
     granularity = 'per-channel' if per_channel else 'per-tensor'
     return (f'int8 QDQ static, activations {activation_type}, weights {weight_type} {granularity}'
-            f'{", reduce_range" if reduce_range else ""}'
-            f'{"" if depthwise_int8 else ", depthwise convolutions float32"}, MinMax on {batches} '
-            'calibration batches')
+            f'{", reduce_range" if reduce_range else ""}, MinMax on {batches} calibration batches')

@@ -3,13 +3,12 @@ convolutions and none in the post-processing. Its mAP against the fp32 file is c
 demo model (tests/test_tools/test_test_and_demo.py)."""
 from pathlib import Path
 
-import numpy as np
 import onnx
 import onnxruntime
 import pytest
 from detector_fixtures import run_script, write_quarter_width_demo
 
-from ssd_npu.deployment.quantize import depthwise_convolutions, network_nodes, quantize_onnx
+from ssd_npu.deployment.quantize import network_nodes
 
 # Trained one epoch from scratch on 32 images.
 ONE_EPOCH = '''
@@ -55,13 +54,9 @@ def test_the_int8_file_keeps_the_contract_and_quantizes_only_the_network(quantiz
     assert 'int8' in int8_meta['quantization']
     nodes = int8_model.graph.node
     producer = {output: node for node in nodes for output in node.output}
-    # Dense convolutions run int8; depthwise ones keep float32 weights (faster on x86).
-    depthwise = set(depthwise_convolutions(int8_model))
-    convs = [node for node in nodes if node.op_type == 'Conv' and node.name not in depthwise]
+    convs = [node for node in nodes if node.op_type == 'Conv']
     assert convs and all(producer[node.input[0]].op_type == 'DequantizeLinear' for node in convs)
     assert all(producer[node.input[1]].op_type == 'DequantizeLinear' for node in convs)
-    assert depthwise and not any(node.input[1] in producer for node in nodes if node.name in depthwise)
-    assert 'depthwise convolutions float32' in int8_meta['quantization']
     # Nothing after the network is quantized; NMS reads float boxes and scores.
     # The head's outputs leave its convolutions quantized (QLinearConv) and are dequantized at once.
     network = network_nodes(int8_model)
@@ -74,17 +69,6 @@ def test_the_int8_file_keeps_the_contract_and_quantizes_only_the_network(quantiz
     (nms,) = [node for node in nodes if node.op_type == 'NonMaxSuppression']
     assert all(producer[name].op_type not in ('DequantizeLinear', 'QuantizeLinear') for name in nms.input[:2])
     assert sum(node.op_type == 'QuantizeLinear' for node in nodes) >= len(convs)
-
-
-def test_depthwise_int8_quantizes_every_convolution(quantized, tmp_path):
-    config, fp32, _, _ = quantized
-    images = [np.random.default_rng(i).uniform(0, 255, (1, 3, 192, 192)).astype(np.float32) for i in range(2)]
-    out = quantize_onnx(config, fp32, tmp_path / 'all_int8.onnx', images=images, depthwise_int8=True)
-    nodes = onnx.load(str(out)).graph.node
-    producer = {output: node for node in nodes for output in node.output}
-    convs = [node for node in nodes if node.op_type == 'Conv']
-    assert len(depthwise_convolutions(onnx.load(str(fp32)))) > 0
-    assert all(producer[node.input[1]].op_type == 'DequantizeLinear' for node in convs)
 
 
 @pytest.mark.slow

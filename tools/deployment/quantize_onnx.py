@@ -1,12 +1,10 @@
 """Int8 (QDQ) static quantization of an exported SSD, calibrated on the config's test images.
 
     python tools/deployment/quantize_onnx.py CONFIG MODEL.onnx --out MODEL_INT8.onnx \
-        [--calib-images 32] [--per-tensor] [--reduce-range] [--depthwise-int8]
-        [--activation-type QUInt8] [--weight-type QInt8]
+        [--calib-images 32] [--per-tensor] [--reduce-range] [--activation-type QUInt8] [--weight-type QInt8]
 
-The network is int8 (its depthwise convolutions float32 unless --depthwise-int8); box decoding,
-NMS and top-k stay float32. The file keeps the fp32 file's input, outputs and metadata:
-``tools/test.py CONFIG MODEL_INT8.onnx`` evaluates it and
+The network is int8; box decoding, NMS and top-k stay float32. The file keeps the fp32 file's
+input, outputs and metadata: ``tools/test.py CONFIG MODEL_INT8.onnx`` evaluates it and
 ``tools/benchmarks/benchmark_inference.py CONFIG MODEL_INT8.onnx`` times it.
 """
 import argparse
@@ -28,8 +26,6 @@ def parse_args() -> argparse.Namespace:
     granularity.add_argument('--per-tensor', dest='per_channel', action='store_false',
                              help='one weight scale per tensor')
     parser.add_argument('--reduce-range', action='store_true', help='7-bit weights')
-    parser.add_argument('--depthwise-int8', action='store_true',
-                        help='quantize the depthwise convolutions too (default: float32, faster on x86)')
     parser.add_argument('--activation-type', default='QUInt8', choices=['QUInt8', 'QInt8'])
     parser.add_argument('--weight-type', default='QInt8', choices=['QUInt8', 'QInt8'])
     return parser.parse_args()
@@ -40,7 +36,6 @@ def main() -> None:
     with friendly_errors():
         path = quantize_onnx(args.config, args.model, args.out, calib_images=args.calib_images,
                              per_channel=args.per_channel, reduce_range=args.reduce_range,
-                             depthwise_int8=args.depthwise_int8,
                              activation_type=args.activation_type, weight_type=args.weight_type)
     print(f'wrote {path}')
 
