@@ -5,7 +5,8 @@ the config, build the train dataset and its dataloader with ``--workers`` worker
 ``--batches`` batches) and samples the proportional set size (PSS) of every process they
 start, dataloader workers included, every 0.2 s. Prints per rank the seconds to the dataset
 and to the first batch (from the launch, imports included), and for the whole tree the peak PSS,
-the PSS after the first batch and after the last. Linux only (reads /proc).
+the PSS once every process has its first batch (each waits for that sample) and after the
+last. Linux only (reads /proc).
 
     python tools/misc/make_coco_sized_annotations.py --out /tmp/coco_sized
     python tools/benchmarks/benchmark_startup.py configs/ssd300_coco.py /tmp/coco_sized --nproc 4
@@ -83,6 +84,7 @@ def run_child(args: argparse.Namespace) -> None:
     batches = iter(loader)
     next(batches)
     report('first_batch')
+    sys.stdin.readline()  # the parent samples the tree's memory after every rank's first batch
     for _ in range(args.batches - 1):
         next(batches)
     report('last_batch')
@@ -152,7 +154,10 @@ def run_parent(args: argparse.Namespace) -> dict:
         pss = tree_pss_mib(roots)
         memory['peak'] = max(memory['peak'], pss)
         if 'after_first_batch' not in memory and all('first_batch' in p for p in phases):
-            memory['after_first_batch'] = pss
+            memory['after_first_batch'] = tree_pss_mib(roots)
+            for proc in procs:
+                proc.stdin.write('\n')
+                proc.stdin.flush()
         time.sleep(0.2)
     memory['after_last_batch'] = tree_pss_mib(roots)
     memory['peak'] = max(memory['peak'], memory['after_last_batch'])

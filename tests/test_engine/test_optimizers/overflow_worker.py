@@ -51,4 +51,5 @@ for current['step'] in range(4):
     wrapper.update_params(loss)
 print(json.dumps(dict(rank=rank, weight=model.weight.tolist(), bias=model.bias.tolist(),
                       scale=wrapper.loss_scaler.get_scale(), steps_taken=steps_taken)), flush=True)
+dist.barrier()  # neither rank tears down gloo while the other still talks to it
 dist.destroy_process_group()
