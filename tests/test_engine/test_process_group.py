@@ -1,10 +1,11 @@
 """A rank that ends first waits for the others before the process group goes away."""
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from ssd_npu.utils import free_local_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,14 +25,8 @@ print(json.dumps(dict(rank=rank, saw_rank_0_done=os.path.exists(marker),
 '''
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
-
-
 def test_every_rank_leaves_after_the_slowest_and_the_group_is_destroyed(tmp_path):
-    marker, port = tmp_path / 'rank_0_done', str(_free_port())
+    marker, port = tmp_path / 'rank_0_done', str(free_local_port())
     env = {**os.environ, 'PYTHONPATH': str(REPO), 'WORLD_SIZE': '2', 'MASTER_ADDR': '127.0.0.1',
            'MASTER_PORT': port, 'OMP_NUM_THREADS': '1'}
     ranks = [subprocess.Popen([sys.executable, '-c', RANK, str(marker)], stdout=subprocess.PIPE, text=True,

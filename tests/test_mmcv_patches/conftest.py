@@ -2,7 +2,6 @@
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
+
+from ssd_npu.utils import free_local_port
 
 WORKER = Path(__file__).with_name('dist_worker.py')
 _runner_ids = itertools.count()
@@ -76,11 +77,6 @@ def make_runner() -> Callable[..., Runner]:
     return build
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture
 def launch_ranks() -> Callable[..., List[dict]]:
@@ -91,7 +87,7 @@ def launch_ranks() -> Callable[..., List[dict]]:
 
     def launch(scenario: str, rank_envs: List[dict], wait_for: Optional[List[int]] = None,
                timeout: float = 600, launcher: str = 'pytorch') -> List[dict]:
-        port = str(_free_port())
+        port = str(free_local_port())
         for rank_env in rank_envs:
             env = {key: value for key, value in os.environ.items() if key not in LAUNCH_VARIABLES}
             env.update(MASTER_PORT=port, SSD_NPU_DEVICE='cpu', OMP_NUM_THREADS='1', **rank_env)

@@ -3,7 +3,6 @@ what one process computes; a dead rank stops the job, or torchrun restarts it an
 itself."""
 import os
 import re
-import socket
 import subprocess
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 import torch
 
 from mmcv_patches.checkpoint import safe_load
+from ssd_npu.utils import free_local_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,11 +24,6 @@ optim_wrapper = dict(optimizer=dict(_delete_=True, type='SGD', lr=0.01, momentum
 '''
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
-
 
 @pytest.mark.slow
 def test_two_processes_give_the_weights_of_one_process(tmp_path, make_tiny_config, run_tool):
@@ -37,7 +32,7 @@ def test_two_processes_give_the_weights_of_one_process(tmp_path, make_tiny_confi
                     '--seed', '0', '--cfg-options', 'train_dataloader.batch_size=4'], tmp_path)
     assert one.returncode == 0, one.stderr[-3000:]
 
-    env = dict(NPROC='2', WORK_DIR=str(tmp_path / 'two'), MASTER_PORT=str(_free_port()))
+    env = dict(NPROC='2', WORK_DIR=str(tmp_path / 'two'), MASTER_PORT=str(free_local_port()))
     two = run_tool(['bash', 'run_8p.sh', str(config), '--seed', '0',
                     '--cfg-options', 'train_dataloader.batch_size=2'], tmp_path, env=env)
     assert two.returncode == 0, (two.stdout + two.stderr)[-3000:]
@@ -60,7 +55,7 @@ def test_two_processes_give_the_weights_of_one_process(tmp_path, make_tiny_confi
 
 
 def test_run_8p_fails_when_training_fails(tmp_path, run_tool):
-    env = dict(NPROC='1', WORK_DIR=str(tmp_path / 'w'), MASTER_PORT=str(_free_port()))
+    env = dict(NPROC='1', WORK_DIR=str(tmp_path / 'w'), MASTER_PORT=str(free_local_port()))
     result = run_tool(['bash', 'run_8p.sh', str(tmp_path / 'missing_config.py')], tmp_path, env=env)
     assert result.returncode != 0
     assert 'Config file not found' in result.stdout + result.stderr
@@ -74,7 +69,7 @@ def test_a_dead_rank_stops_the_job_and_the_checkpoint_resumes(tmp_path, make_tin
     nproc = int(os.environ.get('DEAD_RANK_NPROC', '2'))
     config = make_tiny_config(with_hooks(dict(type='KillAtIterHook', epoch=2, iteration=1, rank=nproc - 1)))
     work_dir = tmp_path / 'w'
-    env = dict(NPROC=str(nproc), WORK_DIR=str(work_dir), MASTER_PORT=str(_free_port()),
+    env = dict(NPROC=str(nproc), WORK_DIR=str(work_dir), MASTER_PORT=str(free_local_port()),
                SSD_NPU_DIST_TIMEOUT='120')
     # The job must end by itself: run_tool's hang limit fails the test if it waits for the dead rank.
     dead = run_tool(['bash', 'run_8p.sh', str(config), '--seed', '0',
@@ -88,7 +83,7 @@ def test_a_dead_rank_stops_the_job_and_the_checkpoint_resumes(tmp_path, make_tin
     assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'epoch_1.pth')
     assert safe_load(str(work_dir / 'epoch_1.pth'))['meta']['epoch'] == 1
 
-    env['MASTER_PORT'] = str(_free_port())
+    env['MASTER_PORT'] = str(free_local_port())
     resumed = run_tool(['bash', 'run_8p.sh', str(make_tiny_config()), '--seed', '0', '--resume',
                         '--cfg-options', 'train_dataloader.batch_size=2'], tmp_path, env=env)
     assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
@@ -102,7 +97,7 @@ def test_sigterm_to_one_rank_stops_every_rank_after_the_same_iteration(tmp_path,
     signal_rank_1 = dict(type='KillAtIterHook', epoch=2, iteration=2, signal_name='SIGTERM', rank=1)
     config = make_tiny_config(with_hooks(signal_rank_1))
     work_dir = tmp_path / 'w'
-    env = dict(NPROC='2', WORK_DIR=str(work_dir), MASTER_PORT=str(_free_port()))
+    env = dict(NPROC='2', WORK_DIR=str(work_dir), MASTER_PORT=str(free_local_port()))
     flags = ['--seed', '0', '--cfg-options', 'train_dataloader.batch_size=2']
     preempted = run_tool(['bash', 'run_8p.sh', str(config)] + flags, tmp_path, env=env)
     log = preempted.stdout + preempted.stderr
@@ -111,7 +106,7 @@ def test_sigterm_to_one_rank_stops_every_rank_after_the_same_iteration(tmp_path,
     assert 'Stopped by another rank after iteration 6 (epoch 2, batch 2)' in log
     assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'iter_6.pth')
 
-    env['MASTER_PORT'] = str(_free_port())
+    env['MASTER_PORT'] = str(free_local_port())
     resumed = run_tool(['bash', 'run_8p.sh', str(make_tiny_config())] + flags + ['--resume'], tmp_path,
                        env=env)
     log = resumed.stdout + resumed.stderr
@@ -135,12 +130,12 @@ def test_a_restarted_group_resumes_by_itself_to_the_weights_of_an_uninterrupted_
     # Rank 1 dies (SIGKILL) in epoch 2 of the first attempt only; torchrun restarts both ranks once.
     kill_once = dict(type='KillAtIterHook', epoch=2, iteration=1, rank=1, restart=0)
     flags = ['--seed', '0', '--deterministic', '--cfg-options', 'train_dataloader.batch_size=2']
-    plain = run_tool(['bash', 'run_8p.sh', str(make_tiny_config()), *flags], tmp_path,
-                     env=dict(NPROC='2', WORK_DIR=str(tmp_path / 'plain'), MASTER_PORT=str(_free_port())))
+    plain_env = dict(NPROC='2', WORK_DIR=str(tmp_path / 'plain'), MASTER_PORT=str(free_local_port()))
+    plain = run_tool(['bash', 'run_8p.sh', str(make_tiny_config()), *flags], tmp_path, env=plain_env)
     assert plain.returncode == 0, (plain.stdout + plain.stderr)[-3000:]
 
     work_dir = tmp_path / 'restarted'
-    env = dict(NPROC='2', MAX_RESTARTS='1', WORK_DIR=str(work_dir), MASTER_PORT=str(_free_port()))
+    env = dict(NPROC='2', MAX_RESTARTS='1', WORK_DIR=str(work_dir), MASTER_PORT=str(free_local_port()))
     restarted = run_tool(['bash', 'run_8p.sh', str(make_tiny_config(with_hooks(kill_once))), *flags],
                          tmp_path, env=env)
     log = restarted.stdout + restarted.stderr
@@ -156,7 +151,7 @@ def test_a_restarted_group_resumes_by_itself_to_the_weights_of_an_uninterrupted_
 def test_a_rank_that_keeps_failing_stops_the_job_after_the_allowed_restarts(tmp_path, make_tiny_config,
                                                                             run_tool, with_hooks):
     kill_always = dict(type='KillAtIterHook', epoch=1, iteration=1, rank=1)
-    env = dict(NPROC='2', MAX_RESTARTS='1', WORK_DIR=str(tmp_path / 'w'), MASTER_PORT=str(_free_port()))
+    env = dict(NPROC='2', MAX_RESTARTS='1', WORK_DIR=str(tmp_path / 'w'), MASTER_PORT=str(free_local_port()))
     failed = run_tool(['bash', 'run_8p.sh', str(make_tiny_config(with_hooks(kill_always))), '--seed', '0',
                        '--cfg-options', 'train_dataloader.batch_size=2'], tmp_path, env=env)
     log = failed.stdout + failed.stderr
@@ -173,7 +168,7 @@ def test_eight_ranks_on_this_cpu_give_the_weights_of_one_process(tmp_path, make_
     one = run_tool(['python', 'tools/train.py', str(config), '--work-dir', str(tmp_path / 'one'),
                     '--seed', '0', '--cfg-options', 'train_dataloader.batch_size=16'], tmp_path)
     assert one.returncode == 0, one.stderr[-3000:]
-    env = dict(NPROC='8', WORK_DIR=str(tmp_path / 'eight'), MASTER_PORT=str(_free_port()))
+    env = dict(NPROC='8', WORK_DIR=str(tmp_path / 'eight'), MASTER_PORT=str(free_local_port()))
     eight = run_tool(['bash', 'run_8p.sh', str(config), '--seed', '0',
                       '--cfg-options', 'train_dataloader.batch_size=2'], tmp_path, env=env)
     log = eight.stdout + eight.stderr
@@ -191,7 +186,7 @@ def test_two_machines_on_one_host_give_the_weights_of_one_process(tmp_path, make
                     '--seed', '0', '--deterministic', '--cfg-options', 'train_dataloader.batch_size=4'],
                    tmp_path)
     assert one.returncode == 0, one.stderr[-3000:]
-    work_dir, port = tmp_path / 'shared', str(_free_port())
+    work_dir, port = tmp_path / 'shared', str(free_local_port())
     machines = []
     for node_rank in (0, 1):   # two torchrun agents, one process each, rendezvous at 127.0.0.1
         env = {**os.environ, 'PYTHONPATH': f'{tmp_path}{os.pathsep}{REPO}', 'OMP_NUM_THREADS': '1',

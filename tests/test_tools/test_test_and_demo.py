@@ -2,12 +2,13 @@
 import os
 import pickle
 import re
-import socket
 from pathlib import Path
 
 import pytest
 import torch
 from repo_paths import CONFIGS_DIR
+
+from ssd_npu.utils import free_local_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -15,11 +16,6 @@ REPO = Path(__file__).resolve().parents[2]
 def _metrics(log: str) -> dict:
     return dict(re.findall(r'(coco/bbox_mAP\w*): (\d\.\d+)', log))
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -44,7 +40,7 @@ def test_test_py_prints_the_metrics_and_writes_predictions_and_pictures(tmp_path
     # The same evaluation on two processes (gloo): each image counted once, the same numbers.
     distributed = run_tool(['bash', 'tools/dist_test.sh', str(config), str(train_dir / 'epoch_1.pth'), '2',
                             '--work-dir', str(tmp_path / 'dist_test')], tmp_path,
-                           env=dict(MASTER_PORT=str(_free_port())))
+                           env=dict(MASTER_PORT=str(free_local_port())))
     assert distributed.returncode == 0, distributed.stderr[-3000:]
     assert _metrics(distributed.stdout) == _metrics(test.stdout)
 

@@ -14,7 +14,6 @@ every run gave the numbers of the first.
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +52,7 @@ def write_inputs(folder: Path, num_images: int, dets_per_image: int) -> None:
 def run_rank(rank: int, world: int, folder: Path) -> None:
     import torch.distributed as dist
 
+    from ssd_npu.engine.process_group import leave_process_group
     from ssd_npu.evaluation.metrics import CocoMetric
 
     dist.init_process_group('gloo', rank=rank, world_size=world)
@@ -75,17 +75,14 @@ def run_rank(rank: int, world: int, folder: Path) -> None:
     numbers = metric.evaluate(num_images)
     seconds = time.perf_counter() - tic
     print(json.dumps(dict(rank=rank, seconds=seconds, numbers=numbers)), flush=True)
-    dist.destroy_process_group()
+    leave_process_group()
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def run_world(world: int, folder: Path) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS='1', MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()))
+    from ssd_npu.utils import free_local_port
+
+    env = dict(os.environ, OMP_NUM_THREADS='1', MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_local_port()))
     procs = [subprocess.Popen([sys.executable, __file__, '--child', str(rank), str(world), str(folder)],
                               env=env, stdout=subprocess.PIPE, text=True) for rank in range(world)]
     peak_tree = peak_rank0 = 0.0

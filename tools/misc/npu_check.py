@@ -53,7 +53,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -471,12 +470,6 @@ def _end_group(process: subprocess.Popen) -> None:
             continue
 
 
-def free_port() -> int:
-    """A TCP port free on this host now (for the two-device run's rendezvous)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
 
 def assemble_report(facts: Dict[str, Any], settings: Dict[str, Any], steps: Sequence[StepRecord],
                     finished: bool) -> Dict[str, Any]:
@@ -690,7 +683,8 @@ class NpuCheck:
         command += ['--cfg-options', *options] if options else []
         extra = {'WORK_DIR': str(work_dir)}
         if nproc > 1:
-            extra.update(NPROC=str(nproc), MASTER_PORT=str(free_port()))
+            from ssd_npu.utils import free_local_port
+            extra.update(NPROC=str(nproc), MASTER_PORT=str(free_local_port()))
         if compiled:
             extra['TORCH_LOGS'] = self.environ.get('TORCH_LOGS') or 'graph_breaks,recompiles'
         log_path = self.work_dir / f'{name}.log'

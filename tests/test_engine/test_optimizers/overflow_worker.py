@@ -18,6 +18,7 @@ from mmengine.registry import DefaultScope
 
 import ssd_npu  # noqa: F401  (applies mmcv_patches)
 from ssd_npu.engine.overflow_check import OverflowCheck
+from ssd_npu.engine.process_group import leave_process_group
 
 rank, world, store, overflow_rank, sync = (int(sys.argv[1]), int(sys.argv[2]), sys.argv[3],
                                             int(sys.argv[4]), sys.argv[5] == '1')
@@ -51,5 +52,4 @@ for current['step'] in range(4):
     wrapper.update_params(loss)
 print(json.dumps(dict(rank=rank, weight=model.weight.tolist(), bias=model.bias.tolist(),
                       scale=wrapper.loss_scaler.get_scale(), steps_taken=steps_taken)), flush=True)
-dist.barrier()  # neither rank tears down gloo while the other still talks to it
-dist.destroy_process_group()
+leave_process_group()

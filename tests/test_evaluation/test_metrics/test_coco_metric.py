@@ -13,6 +13,7 @@ from mmengine.logging import MMLogger
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from ssd_npu.engine.process_group import leave_process_group
 from ssd_npu.evaluation import CocoMetric, evaluate_coco
 
 CLASSES = ('cat', 'dog', 'bird')
@@ -365,7 +366,7 @@ def _distributed_rank(rank, world_size, store, ann_file, batches, out):
     if rank == 0:
         with open(out, 'w') as f:
             json.dump(results, f)
-    dist.destroy_process_group()
+    leave_process_group()
 
 
 @pytest.mark.slow
